@@ -16,12 +16,14 @@ import { exists, writeFileAtomic } from './files.js';
  *   <home>/config.yaml   settings (policy path, node settings)
  *   <home>/policy.yaml   the default trust policy
  *   <home>/store/        LevelDB: envelopes, specs, indexes
+ *   <home>/cache/        content-addressed blobs (sources, inputs, images)
  */
 export interface Home {
   dir: string;
   keyFile: string;
   configFile: string;
   storeDir: string;
+  cacheDir: string;
 }
 
 export interface HomeConfig {
@@ -32,7 +34,7 @@ export interface HomeConfig {
 /** `--home DIR`, else `$BIT4BIT_HOME`, else `$XDG_DATA_HOME/bit4bit` (default `~/.local/share/bit4bit`). */
 export function resolveHome(option?: string, env: NodeJS.ProcessEnv = process.env): Home {
   const dir = resolve(option ?? env.BIT4BIT_HOME ?? join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'bit4bit'));
-  return { dir, keyFile: join(dir, 'signing.key'), configFile: join(dir, 'config.yaml'), storeDir: join(dir, 'store') };
+  return { dir, keyFile: join(dir, 'signing.key'), configFile: join(dir, 'config.yaml'), storeDir: join(dir, 'store'), cacheDir: join(dir, 'cache') };
 }
 
 export interface InitResult {
