@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SHA256_HEX } from '../canonical/index.js';
 import { Bit4bitError, invalidInput } from '../errors.js';
@@ -73,7 +73,7 @@ export class BlobCache {
   }
 
   async putBytes(data: Uint8Array, options: PutOptions = {}): Promise<string> {
-    return this.put([data], options);
+    return this.put(Readable.from([data]), options);
   }
 
   /** Opens a cached blob for reading; throws `not-found` when absent. */
