@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import '../polyfill.js';
 import { Command, CommanderError } from 'commander';
 import { isBit4bitError } from '../errors.js';
 import { registerAttestCommands } from './commands/attest.js';
