@@ -1,6 +1,6 @@
 import { SHA256_DIGEST } from '../canonical/index.js';
 import { Bit4bitError, invalidInput } from '../errors.js';
-import { keyIdOf, type Signer } from '../keys/keys.js';
+import { keyIdOfHex, type Signer } from '../keys/keys.js';
 import type { BuildSpec } from '../spec/types.js';
 import {
   decodeEnvelope,
@@ -128,7 +128,7 @@ export function verifyDecoded(env: DecodedEnvelope, options: VerifyOptions = {})
   }
   const statement = validateStatement(payload);
   const publicKey = statement.predicate.signer.publicKey;
-  const signer = keyIdOf(Buffer.from(publicKey, 'hex'));
+  const signer = keyIdOfHex(publicKey);
   const hint = env.signatures[0]!.keyid;
   if (hint !== '' && hint !== signer) {
     throw invalidInput('malformed', `signature keyid ${hint} is not the sha256 of the statement's signer key (${signer})`);
@@ -139,8 +139,9 @@ export function verifyDecoded(env: DecodedEnvelope, options: VerifyOptions = {})
   if (!verifyEnvelopeSignature(env, publicKey)) {
     throw new Bit4bitError('bad-signature', `signature does not verify with the signer's key (keyid ${signer})`, 'negative');
   }
+  const envelope = encodeEnvelope(env);
   return {
-    id: envelopeId(env),
+    id: envelopeId(envelope),
     signer,
     publicKey,
     spec: statement.predicate.spec,
@@ -148,6 +149,6 @@ export function verifyDecoded(env: DecodedEnvelope, options: VerifyOptions = {})
     digest: votedDigest(statement),
     finishedOn: statement.predicate.finishedOn,
     statement,
-    envelope: encodeEnvelope(env),
+    envelope,
   };
 }

@@ -1,5 +1,5 @@
 import { verify } from 'node:crypto';
-import { canonicalJson, sha256Hex } from '../canonical/index.js';
+import { sha256Hex } from '../canonical/index.js';
 import { invalidInput } from '../errors.js';
 import { publicKeyObject, type Signer } from '../keys/keys.js';
 
@@ -91,10 +91,18 @@ export function encodeEnvelope(env: DecodedEnvelope): EnvelopeJson {
 
 /**
  * Content address of an envelope: `sha256:` + hex sha256 of the RFC 8785 form of its
- * normal encoding. Two byte-different encodings of one envelope share an id.
+ * normal encoding (`encodeEnvelope`). Two byte-different encodings of one envelope
+ * share an id.
+ *
+ * The normal encoding has a fixed shape whose members are all strings, so its RFC 8785
+ * form is written directly: members in code-unit order (payload < payloadType <
+ * signatures, keyid < sig) and strings serialised as ECMAScript JSON.stringify does
+ * (RFC 8785 §3.2.2.2). This is on the verification hot path; tests check it equals
+ * the general canonicaliser.
  */
-export function envelopeId(env: DecodedEnvelope): string {
-  return `sha256:${sha256Hex(canonicalJson(encodeEnvelope(env)))}`;
+export function envelopeId(e: EnvelopeJson): string {
+  const signatures = e.signatures.map((s) => `{"keyid":${JSON.stringify(s.keyid ?? '')},"sig":${JSON.stringify(s.sig)}}`).join(',');
+  return `sha256:${sha256Hex(`{"payload":${JSON.stringify(e.payload)},"payloadType":${JSON.stringify(e.payloadType)},"signatures":[${signatures}]}`)}`;
 }
 
 /** True when some signature verifies over PAE with the given raw public key (hex). */

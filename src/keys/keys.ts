@@ -52,8 +52,21 @@ export function parsePublicKeyHex(hex: string, what = 'public key'): Uint8Array 
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
-const keyObjects = new Map<string, KeyObject>();
 const KEY_CACHE_LIMIT = 10_000;
+const keyIds = new Map<string, string>();
+
+/** keyid of a hex public key, memoised: the same few signers sign most envelopes. */
+export function keyIdOfHex(publicKeyHex: string): string {
+  let id = keyIds.get(publicKeyHex);
+  if (id === undefined) {
+    id = keyIdOf(Buffer.from(publicKeyHex, 'hex'));
+    if (keyIds.size >= KEY_CACHE_LIMIT) keyIds.delete(keyIds.keys().next().value!);
+    keyIds.set(publicKeyHex, id);
+  }
+  return id;
+}
+
+const keyObjects = new Map<string, KeyObject>();
 
 /**
  * A node's KeyObject for a raw Ed25519 public key, cached: importing the key costs

@@ -124,11 +124,9 @@ export class AttestationStore {
 
   /** The consensus input for a spec: one entry per stored envelope. */
   async votes(spec: string): Promise<Vote[]> {
-    const votes: Vote[] = [];
-    for await (const [key, v] of this.atts.iterator(prefixRange(`${spec}!`))) {
-      votes.push({ id: key.slice(spec.length + 1), signer: v.signer, outcome: v.outcome, digest: v.digest });
-    }
-    return votes;
+    // One `all()` call reads the whole (small) range in a single native round trip.
+    const entries = await this.atts.iterator(prefixRange(`${spec}!`)).all();
+    return entries.map(([key, v]) => ({ id: key.slice(spec.length + 1), signer: v.signer, outcome: v.outcome, digest: v.digest }));
   }
 
   /** Every stored envelope for a spec, with its id. */
