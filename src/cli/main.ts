@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { isBit4bitError } from '../errors.js';
 import { registerAttestCommands } from './commands/attest.js';
 import { registerKeyCommands } from './commands/keys.js';
+import { registerPackCommands } from './commands/pack.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerStoreCommands } from './commands/store.js';
@@ -20,6 +21,7 @@ registerSpecCommands(program);
 registerAttestCommands(program);
 registerPolicyCommands(program);
 registerStoreCommands(program);
+registerPackCommands(program);
 
 try {
   await program.parseAsync(process.argv);
