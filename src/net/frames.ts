@@ -15,7 +15,9 @@ export class FrameStream {
     readonly maxFrame: number,
     private readonly timeoutMs = 10_000,
   ) {
-    this.lp = lpStream(stream, { maxDataLength: maxFrame, maxBufferSize: maxFrame + 64 });
+    // The read buffer must hold whatever the muxer lets through before we read (yamux
+    // windows are 256 KiB), not just one frame.
+    this.lp = lpStream(stream, { maxDataLength: maxFrame, maxBufferSize: maxFrame + 1024 * 1024 });
   }
 
   /** The next frame's bytes, or null when the remote half-closed cleanly between frames. */
