@@ -57,6 +57,24 @@ export interface Attestation {
 
 const MAX_MESSAGE = 4096;
 const MAX_DIFFERENCES = 256;
+/**
+ * Differences are diagnostics: keep the ones that fit in this many bytes of JSON, so
+ * the signed envelope stays under MAX_ENVELOPE_BYTES (base64 adds a third) and every
+ * verifier (CLI, store, gossip) accepts what we sign.
+ */
+const MAX_DIFFERENCES_JSON_BYTES = 24 * 1024;
+
+function boundedDifferences(differences: readonly string[]): string[] {
+  const kept: string[] = [];
+  let bytes = 0;
+  for (const d of differences.slice(0, MAX_DIFFERENCES)) {
+    const line = d.slice(0, 1024);
+    bytes += Buffer.byteLength(JSON.stringify(line)) + 1;
+    if (bytes > MAX_DIFFERENCES_JSON_BYTES) break;
+    kept.push(line);
+  }
+  return kept;
+}
 
 export function buildStatement(input: AttestationInput, publicKeyHex: string): Statement {
   const { result } = input;
@@ -79,7 +97,7 @@ export function buildStatement(input: AttestationInput, publicKeyHex: string): S
       ...(result.outcome === 'unstable' && {
         unstable: {
           digests: [...new Set(result.digests)].slice(0, 8),
-          ...(result.differences && { differences: result.differences.slice(0, MAX_DIFFERENCES).map((d) => d.slice(0, 1024)) }),
+          ...(result.differences && { differences: boundedDifferences(result.differences) }),
         },
       }),
     },

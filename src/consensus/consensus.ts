@@ -68,7 +68,7 @@ export function signerVotes(votes: readonly Vote[]): Map<string, SignerVote> {
   for (const [signer, list] of bySigner) {
     const reproduced = list.filter((v) => v.outcome === 'reproduced');
     const digests = new Set(reproduced.map((v) => v.digest!));
-    if (digests.size > 1) result.set(signer, { kind: 'equivocating', evidence: reproduced.map((v) => v.id).sort() });
+    if (digests.size > 1) result.set(signer, { kind: 'equivocating', evidence: [...new Set(reproduced.map((v) => v.id))].sort() });
     else if (digests.size === 1) result.set(signer, { kind: 'reproduced', digest: [...digests][0]! });
     else if (list.some((v) => v.outcome === 'unstable')) result.set(signer, { kind: 'unstable' });
     else result.set(signer, { kind: 'failed' });

@@ -112,9 +112,18 @@ export function lintPolicy(value: unknown): { problems: PolicyProblem[]; policy?
     return { kind: 'group', name, threshold: g.threshold, members: g.members.map(build) };
   };
   // Every member has at most one parent, so the tree below the top level has no
-  // shared nodes; anything not reached from the top sits on a cycle of groups.
+  // shared nodes; anything not reached from the top sits on or below a cycle of
+  // groups. Name the groups on the cycle, not the members hanging below it.
   const root: TrustPolicy['root'] = { kind: 'group', name: '(policy)', threshold: doc.threshold, members: topLevel.map(build) };
-  const cyclic = [...names.keys()].filter((n) => !reached.has(n));
+  const onCycle = (n: string) => {
+    const seen = new Set<string>();
+    for (let p = parentOf.get(n); p !== undefined && !seen.has(p); p = parentOf.get(p)) {
+      if (p === n) return true;
+      seen.add(p);
+    }
+    return false;
+  };
+  const cyclic = [...names.keys()].filter((n) => !reached.has(n) && onCycle(n));
   if (cyclic.length > 0) {
     return { problems: [...problems, { severity: 'error', message: `groups: ${cyclic.join(', ')} form a cycle (each is a member of another); a group cannot contain itself` }] };
   }
