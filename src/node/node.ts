@@ -1,9 +1,11 @@
 import type { IdentifyResult, PeerId } from '@libp2p/interface';
+import type { FastifyInstance } from 'fastify';
 import { multiaddr } from '@multiformats/multiaddr';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createAttestation, type Attestation, type RebuildResult } from '../attestation/attestation.js';
 import { FAILURE_CLASSES, type FailureClass } from '../attestation/statement.js';
+import { createApiServer } from '../api/server.js';
 import { auditSigners, type SignerAudit } from '../audit/audit.js';
 import { createBundle, type QuorumBundle } from '../bundle/bundle.js';
 import { BlobCache } from '../cache/blob-cache.js';
@@ -88,6 +90,9 @@ export class VerifierNode {
   private readonly syncing = new Set<string>();
   private readonly toProvide = new Set<string>();
   private syncTimer: NodeJS.Timeout | undefined;
+  private api: FastifyInstance | undefined;
+  /** Base URL of the HTTP API once started (e.g. http://127.0.0.1:8080), else undefined. */
+  apiUrl: string | undefined;
   private stopped = false;
   private readonly log: Logger;
 
@@ -183,7 +188,13 @@ export class VerifierNode {
     this.net.addEventListener('peer:connect', this.onConnect);
     this.net.addEventListener('peer:disconnect', this.onDisconnect);
     await this.loadConsensusStates();
-    this.log.info({ peerId: this.peerId.toString(), signer: this.signerId, addresses: this.addresses(), build: this.init.settings.build.specs }, 'node started');
+    const { api } = this.init.settings;
+    if (api.enabled) {
+      this.api = createApiServer(this, { maxSourceBytes: api.maxSourceBytes, logger: this.log.child({ component: 'api' }) });
+      const address = await this.api.listen({ host: api.host, port: api.port });
+      this.apiUrl = address.replace('[::1]', 'localhost');
+    }
+    this.log.info({ peerId: this.peerId.toString(), signer: this.signerId, addresses: this.addresses(), api: this.apiUrl, build: this.init.settings.build.specs }, 'node started');
     this.dialBootstrap();
     await this.replayAnnouncements();
     this.syncTimer = setInterval(() => void this.tick(), this.init.settings.syncIntervalMs);
@@ -194,6 +205,7 @@ export class VerifierNode {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.syncTimer);
+    await this.api?.close();
     await this.queue.stop();
     this.net.removeEventListener('peer:identify', this.onIdentify);
     this.net.removeEventListener('peer:connect', this.onConnect);
