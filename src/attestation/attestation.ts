@@ -127,7 +127,8 @@ export interface VerifyOptions {
  * `malformed` (kind invalid-input) or `bad-signature`/`wrong-signer` (kind negative).
  */
 export function verifyAttestation(input: string | Uint8Array | EnvelopeJson, options: VerifyOptions = {}): Attestation {
-  const env = typeof input === 'object' && !(input instanceof Uint8Array) ? decodeEnvelopeJson(input) : decodeEnvelope(input);
+  // Envelopes arriving as parsed JSON (inside a bundle) get the same size bound as text.
+  const env = typeof input === 'object' && !(input instanceof Uint8Array) ? decodeEnvelopeJson(input, Buffer.byteLength(JSON.stringify(input))) : decodeEnvelope(input);
   return verifyDecoded(env, options);
 }
 
@@ -157,7 +158,9 @@ export function verifyDecoded(env: DecodedEnvelope, options: VerifyOptions = {})
   if (!verifyEnvelopeSignature(env, publicKey)) {
     throw new Bit4bitError('bad-signature', `signature does not verify with the signer's key (keyid ${signer})`, 'negative');
   }
-  const envelope = encodeEnvelope(env);
+  // The normal form carries the true keyid, so an envelope with and without the hint
+  // has one id (the keyid is not signed; DSSE treats it as a hint).
+  const envelope = encodeEnvelope({ ...env, signatures: [{ keyid: signer, sig: env.signatures[0]!.sig }] });
   return {
     id: envelopeId(envelope),
     signer,

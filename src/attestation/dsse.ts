@@ -52,7 +52,7 @@ const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
  */
 export function decodeEnvelope(input: string | Uint8Array): DecodedEnvelope {
   const size = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
-  if (size > MAX_ENVELOPE_BYTES) throw malformed(`envelope is ${size} bytes, more than the ${MAX_ENVELOPE_BYTES}-byte limit`);
+  checkSize(size);
   let value: unknown;
   try {
     value = JSON.parse(typeof input === 'string' ? input : Buffer.from(input).toString('utf8'));
@@ -62,7 +62,13 @@ export function decodeEnvelope(input: string | Uint8Array): DecodedEnvelope {
   return decodeEnvelopeJson(value);
 }
 
-export function decodeEnvelopeJson(value: unknown): DecodedEnvelope {
+function checkSize(size: number): void {
+  if (size > MAX_ENVELOPE_BYTES) throw malformed(`envelope is ${size} bytes, more than the ${MAX_ENVELOPE_BYTES}-byte limit`);
+}
+
+/** Decodes an already-parsed envelope; `encodedSize`, when known, is checked against the limit. */
+export function decodeEnvelopeJson(value: unknown, encodedSize?: number): DecodedEnvelope {
+  if (encodedSize !== undefined) checkSize(encodedSize);
   if (!isObject(value)) throw malformed('envelope is not a JSON object');
   const { payloadType, payload, signatures } = value;
   if (typeof payloadType !== 'string') throw malformed('envelope.payloadType must be a string');

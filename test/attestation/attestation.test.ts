@@ -295,6 +295,11 @@ describe('attestation: DSSE envelopes holding in-toto rebuild statements', () =>
       }
       assert.ok((manyDifferences.statement.predicate.unstable?.differences?.length ?? 0) > 0, 'keeps the differences that fit');
     });
+
+    it('applies the same limit to an envelope given as parsed JSON (as inside a bundle)', () => {
+      const padded = { ...att.envelope, padding: 'x'.repeat(MAX_ENVELOPE_BYTES) };
+      assert.equal(refusal(() => verifyAttestation(padded)).code, 'malformed');
+    });
   });
 
   describe('encodings and envelope ids', () => {
@@ -329,6 +334,13 @@ describe('attestation: DSSE envelopes holding in-toto rebuild statements', () =>
         const normal = { ...e, signatures: e.signatures.map((s) => ({ keyid: s.keyid ?? '', sig: s.sig })) };
         assert.equal(envelopeId(e), canonicalDigest(normal));
       }
+    });
+
+    it('an envelope without its keyid hint has the same id, and is stored with the true keyid', () => {
+      const bare = { ...att.envelope, signatures: [{ sig: att.envelope.signatures[0]!.sig }] };
+      const v = verifyAttestation(bare);
+      assert.equal(v.id, att.id);
+      assert.equal(v.envelope.signatures[0]!.keyid, alice.keyid);
     });
 
     it('different attestations have different ids', () => {

@@ -232,5 +232,14 @@ describe('cli: bit4bit ingest, query, audit and bundle', () => {
       assert.equal(q.code, 0, q.stderr);
       assert.equal((JSON.parse(q.stdout) as ConsensusResult).digest, A);
     });
+
+    it('a bundle larger than a spec document (over 1 MiB) is ingested: JSON inputs are not held to the YAML limit', async () => {
+      const many = Array.from({ length: 1200 }, (_, i) => attest(s0, X, reproduced(A), undefined, new Date(Date.UTC(2026, 0, 1, 0, 0, i))).envelope);
+      const big = await writeJson('big-bundle.json', { apiVersion: 'bit4bit/v1', kind: 'QuorumBundle', specId: X, digest: A, spec: specX, envelopes: many });
+      assert.ok((await readFile(big)).length > 1024 * 1024);
+      const i = await runInHome(join(dir, 'big-home'), ['ingest', big]);
+      assert.equal(i.code, 0, i.stderr);
+      assert.match(i.stdout, /\(1200 new envelope\(s\)\)/);
+    });
   });
 });
