@@ -4,10 +4,12 @@ import { Command, CommanderError } from 'commander';
 import { isBit4bitError } from '../errors.js';
 import { registerAttestCommands } from './commands/attest.js';
 import { registerKeyCommands } from './commands/keys.js';
+import { registerNodeCommands } from './commands/node.js';
 import { registerPackCommands } from './commands/pack.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerSpecCommands } from './commands/spec.js';
 import { registerStoreCommands } from './commands/store.js';
+import { registerSubmitCommand } from './commands/submit.js';
 import { EXIT } from './context.js';
 
 const program = new Command('bit4bit')
@@ -22,6 +24,8 @@ registerAttestCommands(program);
 registerPolicyCommands(program);
 registerStoreCommands(program);
 registerPackCommands(program);
+registerNodeCommands(program);
+registerSubmitCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -17,6 +17,7 @@ import { exists, writeFileAtomic } from './files.js';
  *   <home>/policy.yaml   the default trust policy
  *   <home>/store/        LevelDB: envelopes, specs, indexes
  *   <home>/cache/        content-addressed blobs (sources, inputs, images)
+ *   <home>/node/         verifier node state: libp2p identity (peer.key, 0600), announcements
  */
 export interface Home {
   dir: string;
@@ -29,6 +30,8 @@ export interface Home {
 export interface HomeConfig {
   /** Trust policy file, relative to the home unless absolute. */
   policy: string;
+  /** Settings of `bit4bit node start`; validated by src/node/config.ts. */
+  node?: unknown;
 }
 
 /** `--home DIR`, else `$BIT4BIT_HOME`, else `$XDG_DATA_HOME/bit4bit` (default `~/.local/share/bit4bit`). */

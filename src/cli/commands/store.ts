@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { verifyAttestation, type Attestation } from '../../attestation/attestation.js';
-import { auditSigners } from '../../audit/audit.js';
-import { createBundle, isBundleDocument, MAX_BUNDLE_BYTES } from '../../bundle/bundle.js';
-import { evaluateConsensus } from '../../consensus/consensus.js';
+import { apiRequest } from '../../api/client.js';
+import { auditSigners, type SignerAudit } from '../../audit/audit.js';
+import { createBundle, isBundleDocument, MAX_BUNDLE_BYTES, type QuorumBundle } from '../../bundle/bundle.js';
+import { evaluateConsensus, type ConsensusResult } from '../../consensus/consensus.js';
 import { Bit4bitError, invalidInput, isBit4bitError } from '../../errors.js';
 import { readInputFile, writeFileAtomic } from '../../home/files.js';
 import { loadPolicy } from '../../home/home.js';
@@ -43,12 +44,17 @@ export function registerStoreCommands(program: Command): void {
     .description('print the consensus on a spec under the trust policy; exit 0 when agreed, 1 otherwise')
     .argument('<spec>', 'spec id (sha256:...) or spec file')
     .option('--policy <file>', 'trust policy (default: the one in the home config)')
+    .option('--node <url>', "ask a running node's HTTP API instead of opening the local store (the node's policy applies)")
     .option('--json', 'print JSON')
-    .action(async (specArg: string, opts: { policy?: string; json?: boolean }, cmd: Command) => {
+    .action(async (specArg: string, opts: { policy?: string; json?: boolean; node?: string }, cmd: Command) => {
       const home = homeOf(cmd);
       const { id } = await resolveSpecArgument(specArg);
-      const { policy } = await loadPolicy(home, opts.policy);
-      const result = await withStore(home, async (store) => evaluateConsensus(id, policy, await store.votes(id)));
+      const result = opts.node
+        ? await apiRequest<ConsensusResult>(opts.node, `/v1/specs/${id}/consensus`)
+        : await (async () => {
+            const { policy } = await loadPolicy(home, opts.policy);
+            return withStore(home, async (store) => evaluateConsensus(id, policy, await store.votes(id)));
+          })();
       if (opts.json) printJson(result);
       else print(formatConsensus(result));
       if (result.state !== 'agreed') process.exitCode = EXIT.negative;
@@ -59,16 +65,23 @@ export function registerStoreCommands(program: Command): void {
     .description('per signer: attestations, agreements, dissents, failures, equivocations (with evidence) and last seen')
     .argument('[signer]', 'keyid (hex sha256 of the public key) or a name from the policy')
     .option('--policy <file>', 'trust policy (default: the one in the home config)')
+    .option('--node <url>', "ask a running node's HTTP API instead of opening the local store (the node's policy applies)")
     .option('--json', 'print JSON')
-    .action(async (signerArg: string | undefined, opts: { policy?: string; json?: boolean }, cmd: Command) => {
+    .action(async (signerArg: string | undefined, opts: { policy?: string; json?: boolean; node?: string }, cmd: Command) => {
       const home = homeOf(cmd);
-      const { policy } = await loadPolicy(home, opts.policy);
       let signer = signerArg;
-      if (signer !== undefined && !/^[0-9a-f]{64}$/.test(signer)) {
-        signer = [...policy.signers].find(([, s]) => s.name === signerArg)?.[0];
-        if (!signer) throw invalidInput('unknown-signer', `"${signerArg}" is neither a keyid (64 hex) nor a signer name in the policy`);
+      let audits: SignerAudit[];
+      if (opts.node) {
+        // The node resolves names against its own policy.
+        audits = signer === undefined ? await apiRequest<SignerAudit[]>(opts.node, '/v1/signers') : [await apiRequest<SignerAudit>(opts.node, `/v1/signers/${encodeURIComponent(signer)}`)];
+      } else {
+        const { policy } = await loadPolicy(home, opts.policy);
+        if (signer !== undefined && !/^[0-9a-f]{64}$/.test(signer)) {
+          signer = [...policy.signers].find(([, s]) => s.name === signerArg)?.[0];
+          if (!signer) throw invalidInput('unknown-signer', `"${signerArg}" is neither a keyid (64 hex) nor a signer name in the policy`);
+        }
+        audits = await withStore(home, (store) => auditSigners(store, policy, signer));
       }
-      const audits = await withStore(home, (store) => auditSigners(store, policy, signer));
       if (opts.json) {
         printJson(signer === undefined ? audits : audits[0]);
         return;
@@ -87,15 +100,20 @@ export function registerStoreCommands(program: Command): void {
     .argument('<spec>', 'spec id (sha256:...) or spec file')
     .requiredOption('--out <file>', 'where to write the bundle')
     .option('--policy <file>', 'trust policy (default: the one in the home config)')
-    .action(async (specArg: string, opts: { out: string; policy?: string }, cmd: Command) => {
+    .option('--node <url>', "ask a running node's HTTP API instead of opening the local store (the node's policy applies)")
+    .action(async (specArg: string, opts: { out: string; policy?: string; node?: string }, cmd: Command) => {
       const home = homeOf(cmd);
       const { id, loaded } = await resolveSpecArgument(specArg);
-      const { policy } = await loadPolicy(home, opts.policy);
-      const bundle = await withStore(home, async (store) => {
-        const spec = loaded?.spec ?? (await store.getSpec(id));
-        if (!spec) throw invalidInput('unknown-spec', `the spec document for ${id} is not in the store; pass the spec file instead of its id, or ingest it first`);
-        return createBundle(id, spec, evaluateConsensus(id, policy, await store.votes(id)), await store.envelopes(id));
-      });
+      const bundle = opts.node
+        ? await apiRequest<QuorumBundle>(opts.node, `/v1/specs/${id}/bundle`)
+        : await (async () => {
+            const { policy } = await loadPolicy(home, opts.policy);
+            return withStore(home, async (store) => {
+              const spec = loaded?.spec ?? (await store.getSpec(id));
+              if (!spec) throw invalidInput('unknown-spec', `the spec document for ${id} is not in the store; pass the spec file instead of its id, or ingest it first`);
+              return createBundle(id, spec, evaluateConsensus(id, policy, await store.votes(id)), await store.envelopes(id));
+            });
+          })();
       await writeFileAtomic(opts.out, `${JSON.stringify(bundle, null, 2)}\n`);
       print(`wrote quorum bundle for ${id} (${bundle.envelopes.length} envelope(s) on ${bundle.digest}) to ${opts.out}`);
     });
@@ -105,8 +123,7 @@ export function registerStoreCommands(program: Command): void {
 async function ingestFile(store: AttestationStore, file: string): Promise<IngestReport> {
   try {
     const text = (await readInputFile(file, MAX_BUNDLE_BYTES, 'input')).toString('utf8');
-    // Envelopes and bundles are JSON (bundles may be large); YAML is only for specs.
-    const value = parseJsonOrSpecText(text, file);
+    const value = parseDocumentText(text, file);
     if (isBundleDocument(value)) {
       const { spec, envelopes } = value as { spec: unknown; envelopes: unknown };
       const { id: specId, spec: doc } = validateSpec(spec, `${file}: bundle.spec`);
@@ -129,14 +146,6 @@ async function ingestFile(store: AttestationStore, file: string): Promise<Ingest
   } catch (e) {
     if (!isBit4bitError(e) || e.kind === 'environment') throw e;
     return { file, status: 'rejected', reason: e.message };
-  }
-}
-
-function parseJsonOrSpecText(text: string, file: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return parseDocumentText(text, file);
   }
 }
 
