@@ -3,6 +3,7 @@ import '../polyfill.js';
 import { Command, CommanderError } from 'commander';
 import { isBit4bitError } from '../errors.js';
 import { registerAttestCommands } from './commands/attest.js';
+import { registerBuildCommands } from './commands/build.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerNodeCommands } from './commands/node.js';
 import { registerPackCommands } from './commands/pack.js';
@@ -24,6 +25,7 @@ registerAttestCommands(program);
 registerPolicyCommands(program);
 registerStoreCommands(program);
 registerPackCommands(program);
+registerBuildCommands(program);
 registerNodeCommands(program);
 registerSubmitCommand(program);
 
