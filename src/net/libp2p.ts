@@ -44,11 +44,23 @@ export interface NetInit {
   allow?: string[];
   /** gossipsub heartbeat; 1000 ms in production, 100 ms keeps tests fast. */
   heartbeatMs?: number;
+  /** Called for every gossip message copy received or published, duplicates included (metrics). */
+  onGossipMessage?: (topic: string, bytes: number) => void;
 }
 
 /** Content-addressed message id: sha256 of the data, so the same bytes are one message whoever relays them. */
 function messageId(msg: { data: Uint8Array }): Uint8Array {
   return createHash('sha256').update(msg.data).digest();
+}
+
+// gossipsub computes the id of every copy it receives (to drop the ones it has seen),
+// which makes the id function the one place that sees duplicates too.
+function countingMessageId(count: NetInit['onGossipMessage']) {
+  if (!count) return messageId;
+  return (msg: { topic: string; data: Uint8Array }) => {
+    count(msg.topic, msg.data.length);
+    return messageId(msg);
+  };
 }
 
 // Keep only the peer's addresses, whatever their scope: for loopback/LAN networks.
@@ -90,7 +102,7 @@ export async function createNetNode(init: NetInit): Promise<NetNode> {
       }),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictNoSign',
-        msgIdFn: messageId,
+        msgIdFn: countingMessageId(init.onGossipMessage),
         heartbeatInterval: init.heartbeatMs ?? 1000,
         allowedTopics: [...TOPICS],
         maxInboundDataLength: MAX_GOSSIP_DATA_BYTES,

@@ -8,6 +8,8 @@ import type { ConsensusState } from '../consensus/consensus.js';
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly gossip: Counter<'topic' | 'action'>;
+  readonly gossipCopies: Counter<'topic'>;
+  readonly gossipBytes: Counter<'topic'>;
   readonly builds: Counter<'outcome'>;
   readonly syncs: Counter<'result'>;
   readonly blobsServed: Counter<'found'>;
@@ -15,6 +17,8 @@ export class NodeMetrics {
   constructor(read: { peers(): number; queueDepth(): number; buildsRunning(): number; consensusStates(): Map<string, ConsensusState> }) {
     const registers = [this.registry];
     this.gossip = new Counter({ name: 'bit4bit_gossip_messages_total', help: 'Gossip messages validated, by topic and result (ACCEPT/IGNORE/REJECT)', labelNames: ['topic', 'action'], registers });
+    this.gossipCopies = new Counter({ name: 'bit4bit_gossip_copies_total', help: 'Gossip message copies received or published, duplicates included', labelNames: ['topic'], registers });
+    this.gossipBytes = new Counter({ name: 'bit4bit_gossip_bytes_total', help: 'Bytes of gossip message data received or published, duplicates included', labelNames: ['topic'], registers });
     this.builds = new Counter({ name: 'bit4bit_builds_total', help: 'Rebuilds finished and attested, by outcome', labelNames: ['outcome'], registers });
     this.syncs = new Counter({ name: 'bit4bit_sync_sessions_total', help: 'Catch-up sync sessions started by this node, by result', labelNames: ['result'], registers });
     this.blobsServed = new Counter({ name: 'bit4bit_blob_requests_served_total', help: 'Blob exchange requests answered, by whether the blob was here', labelNames: ['found'], registers });

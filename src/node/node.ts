@@ -53,6 +53,8 @@ export interface VerifierNodeInit {
   heartbeatMs?: number;
   /** Multiaddr prefixes exempt from connection limits (tests on loopback). */
   connectionAllow?: string[];
+  /** Called when a spec's consensus state changes (benchmarks, embedding). */
+  onConsensusChange?: (result: ConsensusResult) => void;
 }
 
 export interface SubmitResult {
@@ -151,7 +153,9 @@ export class VerifierNode {
     let announcements: AnnouncementStore | undefined;
     try {
       announcements = await AnnouncementStore.open(join(dirs.nodeDir, 'announcements'));
+      const counters: { onGossip?: (topic: string, bytes: number) => void } = {};
       const net = await createNetNode({
+        onGossipMessage: (topic, bytes) => counters.onGossip?.(topic, bytes),
         privateKey,
         listen: settings.listen,
         announce: settings.announce,
@@ -159,7 +163,12 @@ export class VerifierNode {
         allow: init.connectionAllow,
         heartbeatMs: init.heartbeatMs,
       });
-      return new VerifierNode(net, store, announcements, new BlobCache(dirs.cacheDir), init);
+      const node = new VerifierNode(net, store, announcements, new BlobCache(dirs.cacheDir), init);
+      counters.onGossip = (topic, bytes) => {
+        node.metrics.gossipCopies.inc({ topic });
+        node.metrics.gossipBytes.inc({ topic }, bytes);
+      };
+      return node;
     } catch (e) {
       await announcements?.close();
       await store.close();
@@ -340,6 +349,7 @@ export class VerifierNode {
     const before = this.states.get(spec);
     this.states.set(spec, c.state);
     if (before === c.state) return;
+    this.init.onConsensusChange?.(c);
     if (c.state === 'agreed') this.log.info({ spec, digest: c.digest, agreeing: c.agreeing.length, dissenting: c.dissenting.length }, 'quorum reached');
     else if (c.state !== 'pending') this.log.warn({ spec, state: c.state, votes: c.votes.map((v) => `${v.digest}:${v.signers.length}`) }, `consensus ${c.state}`);
   }

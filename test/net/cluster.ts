@@ -7,7 +7,7 @@ import { generateSigningKeyPem, signerFromPem, type Signer } from '../../src/key
 import { pubsubOf } from '../../src/net/libp2p.js';
 import { ATTESTATION_TOPIC, SPEC_TOPIC } from '../../src/net/protocols.js';
 import { parseNodeConfig, type NodeConfigDocument } from '../../src/node/config.js';
-import { VerifierNode } from '../../src/node/node.js';
+import { VerifierNode, type VerifierNodeInit } from '../../src/node/node.js';
 import type { Rebuilder } from '../../src/node/rebuilder.js';
 import { lintPolicy, type TrustPolicy } from '../../src/policy/policy.js';
 import type { LoadedSpec } from '../../src/spec/types.js';
@@ -32,6 +32,7 @@ export interface NodeOptions {
   rebuilder?: Rebuilder;
   config?: NodeConfigDocument;
   bootstrap?: string[];
+  onConsensusChange?: VerifierNodeInit['onConsensusChange'];
 }
 
 export function newSigner(): Signer {
@@ -70,6 +71,7 @@ export async function startNode(policy: TrustPolicy, opts: NodeOptions = {}): Pr
     rebuilder: opts.rebuilder,
     heartbeatMs: 100,
     connectionAllow: LOOPBACK_ALLOW,
+    onConsensusChange: opts.onConsensusChange,
   });
   await node.start();
   return { node, signer, dir };
@@ -77,13 +79,21 @@ export async function startNode(policy: TrustPolicy, opts: NodeOptions = {}): Pr
 
 /** Dials i → i-1 and i → 0 (a connected graph the DHT fills in), then waits for gossip meshes. */
 export async function connect(nodes: VerifierNode[]): Promise<void> {
-  const dials: Promise<unknown>[] = [];
+  // One dial at a time: dozens of simultaneous Noise handshakes in one process starve the event loop.
+  const dial = async (from: VerifierNode, to: VerifierNode) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await from.net.dial(to.net.getMultiaddrs()[0]!, { signal: AbortSignal.timeout(10_000) });
+      } catch (e) {
+        if (attempt >= 2) throw e;
+      }
+    }
+  };
   for (let i = 1; i < nodes.length; i++) {
-    dials.push(nodes[i]!.net.dial(nodes[i - 1]!.net.getMultiaddrs()[0]!));
-    if (i > 1) dials.push(nodes[i]!.net.dial(nodes[0]!.net.getMultiaddrs()[0]!));
+    await dial(nodes[i]!, nodes[i - 1]!);
+    if (i > 1) await dial(nodes[i]!, nodes[0]!);
   }
-  await Promise.all(dials);
-  await waitForMesh(nodes);
+  await waitForMesh(nodes, 15_000 + 500 * nodes.length);
 }
 
 export async function waitForMesh(nodes: VerifierNode[], timeoutMs = 15_000): Promise<void> {

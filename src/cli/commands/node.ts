@@ -36,6 +36,9 @@ export function registerNodeCommands(program: Command): void {
         settings,
         logger,
       });
+      // A long-running daemon: a stray rejection inside libp2p (seen on failed background
+      // dials under load) is logged, not fatal.
+      process.on('unhandledRejection', (e) => logger.error({ err: e instanceof Error ? e.message : String(e) }, 'unhandled rejection'));
       await verifier.start();
       if (verifier.apiUrl) process.stdout.write(`${verifier.apiUrl}\n`);
       await new Promise<void>((resolve) => {
