@@ -1,0 +1,116 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { BuildFailure } from '../../src/builders/backend.js';
+import { buildahVersion, checkImageReferences, dockerfileBackend, parseDockerfile, splitReference } from '../../src/builders/dockerfile.js';
+import { BlobCache } from '../../src/cache/blob-cache.js';
+import { ImageStore } from '../../src/build/image-store.js';
+import { rebuild, type RebuildOptions } from '../../src/build/rebuild.js';
+import { useTempDirs } from '../support/temp.js';
+import { MINI_DOCKERFILE, writeFixture } from '../build/fixtures.js';
+
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+
+describe('dockerfile backend: image references (pure)', () => {
+  it('lists FROM images, stage names and COPY --from, joining continuations and skipping comments', () => {
+    const parsed = parseDockerfile(
+      ['# syntax comment', `FROM --platform=linux/amd64 debian:bookworm@${DIGEST} AS build`, 'RUN make \\', '  # inner comment', '  && true', 'FROM scratch', `COPY --from=build /out /out`, `COPY --chown=0:0 --from=tools@${DIGEST} /x /x`].join('\n'),
+      {},
+    );
+    assert.deepEqual(
+      parsed.references.map((r) => [r.kind, r.image, r.line]),
+      [
+        ['from', `debian:bookworm@${DIGEST}`, 2],
+        ['from', 'scratch', 6],
+        ['copy-from', 'build', 7],
+        ['copy-from', `tools@${DIGEST}`, 8],
+      ],
+    );
+    assert.deepEqual(parsed.stages, ['build', '1']);
+  });
+
+  it('substitutes ARGs declared before the first FROM, overridden by the spec\'s build args', () => {
+    const text = `ARG BASE=debian@${DIGEST}\nFROM \${BASE}\n`;
+    assert.equal(parseDockerfile(text, {}).references[0]!.image, `debian@${DIGEST}`);
+    assert.equal(parseDockerfile(text, { BASE: 'other' }).references[0]!.image, 'other');
+  });
+
+  it('accepts scratch, earlier stages and images pinned exactly as in builder.baseImages', () => {
+    const parsed = parseDockerfile(`FROM localhost/base@${DIGEST} AS one\nFROM one\nFROM scratch\nCOPY --from=one /a /a\n`, {});
+    checkImageReferences(parsed, [{ image: `localhost/base@${DIGEST}` }]);
+  });
+
+  it('refuses a FROM that is not pinned in the spec, naming the line and the pins', () => {
+    const parsed = parseDockerfile(`FROM debian:bookworm\n`, {});
+    assert.throws(
+      () => checkImageReferences(parsed, [{ image: `debian:bookworm@${DIGEST}` }]),
+      (e: unknown) => e instanceof BuildFailure && e.failureClass === 'build-error' && /line 1: FROM debian:bookworm is not/.test(e.message) && e.message.includes(DIGEST),
+    );
+  });
+
+  it('refuses COPY --from an image that is not pinned', () => {
+    const parsed = parseDockerfile(`FROM scratch\nCOPY --from=busybox /bin/sh /sh\n`, {});
+    assert.throws(() => checkImageReferences(parsed, []), /COPY\/ADD --from busybox/);
+  });
+
+  it('splits name, tag and digest', () => {
+    assert.deepEqual(splitReference(`localhost:5000/a/b:1.0@${DIGEST}`), { name: 'localhost:5000/a/b', tag: '1.0', digest: DIGEST });
+    assert.deepEqual(splitReference(`localhost:5000/a/b@${DIGEST}`), { name: 'localhost:5000/a/b', digest: DIGEST });
+  });
+});
+
+describe('dockerfile backend: real buildah', function () {
+  this.timeout(120_000);
+  const tempDir = useTempDirs('bit4bit-dockerfile-');
+  let options: RebuildOptions;
+  let base: string;
+
+  before(async () => {
+    const home = await tempDir();
+    const cache = new BlobCache(join(home, 'cache'));
+    options = { cache, imageStore: new ImageStore(cache), allowFetch: false, timeoutMs: 60_000, progress: () => {} };
+    const mini = await writeFixture(await tempDir(), { name: 'mini', dockerfile: MINI_DOCKERFILE, miniRootfs: true });
+    const r = await rebuild(mini.loaded, { ...options, sourceHint: mini.sourceDir });
+    assert.equal(r.outcome, 'reproduced', r.failure?.message);
+    base = `localhost/mini@${r.digest}`;
+  });
+
+  it('reports the installed buildah version', async () => {
+    assert.match((await buildahVersion()) ?? '', /^\d+\.\d+\.\d+$/);
+    assert.equal(dockerfileBackend.tool, 'buildah');
+  });
+
+  it('builds FROM a base given as a short name with a tag, and the digest is what skopeo computes', async () => {
+    const f = await writeFixture(await tempDir(), {
+      name: 'tagged',
+      baseImages: [{ image: `${base.replace('localhost/mini', 'mini:v1')}` }],
+      dockerfile: `FROM ${base.replace('localhost/mini', 'mini:v1')}\nARG SOURCE_DATE_EPOCH\nRUN echo "$SOURCE_DATE_EPOCH" > /sde\n`,
+    });
+    // The base is stored under its digest only; any name the spec gives it works.
+    const keep = await tempDir();
+    const r = await rebuild(f.loaded, { ...options, sourceHint: f.sourceDir, keepDir: keep });
+    assert.equal(r.outcome, 'reproduced', r.failure?.message);
+    const raw = execFileSync('skopeo', ['inspect', '--raw', `oci:${r.artifact}:latest`]);
+    const { createHash } = await import('node:crypto');
+    assert.equal(`sha256:${createHash('sha256').update(raw).digest('hex')}`, r.digest);
+  });
+
+  it('passes build args and the target stage', async () => {
+    const f = await writeFixture(await tempDir(), {
+      name: 'stages',
+      baseImages: [{ image: base }],
+      buildArgs: { GREETING: 'hello' },
+      dockerfile: `FROM ${base} AS one\nARG GREETING\nRUN echo "$GREETING" > /greeting\nFROM one AS two\nRUN false\n`,
+    });
+    const r = await rebuild({ ...f.loaded, spec: { ...f.loaded.spec, builder: { ...f.loaded.spec.builder, target: 'one' } as typeof f.loaded.spec.builder } }, { ...options, sourceHint: f.sourceDir });
+    assert.equal(r.outcome, 'reproduced', r.failure?.message);
+  });
+
+  it('fails with a clear message when a FROM image is not in baseImages', async () => {
+    const f = await writeFixture(await tempDir(), { name: 'unpinned', dockerfile: 'FROM debian:bookworm\nRUN true\n' });
+    const r = await rebuild(f.loaded, { ...options, sourceHint: f.sourceDir });
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.failure?.class, 'build-error');
+    assert.match(r.failure!.message, /FROM debian:bookworm is not a build stage, scratch, or one of builder.baseImages/);
+  });
+});
