@@ -37,7 +37,8 @@ async function run(n: number): Promise<void> {
     const onConsensusChange = (r: { spec: string; state: string }) => {
       if (r.state === 'agreed') agreedAt.get(r.spec)?.push(performance.now());
     };
-    for (const signer of signers) cluster.push(await startNode(policy, { signer, onConsensusChange }));
+    // Gossip is best-effort (a message relayed before a link is grafted is lost); sync every 2 s completes it.
+    for (const signer of signers) cluster.push(await startNode(policy, { signer, onConsensusChange, config: { sync: { intervalSeconds: 2 } } }));
     await connect(cluster.map((c) => c.node));
     await new Promise((r) => setTimeout(r, Math.min(10_000, 200 * n))); // let the DHT warm-up calm down
     const setupMs = performance.now() - setupStart;
