@@ -6,10 +6,10 @@ import type { Rebuilder } from '../../src/node/rebuilder.js';
 import { connect, newSigner, policyOf, specNamed, startNode, stopAll, waitFor, type ClusterNode } from '../net/cluster.js';
 
 describe('node: settings', () => {
-  it('fills defaults: API on 127.0.0.1:8080, building nothing, sync every 60 s', () => {
+  it('fills defaults: API on 127.0.0.1:8080, rebuilding every spec once with a 1 h timeout, sync every 60 s', () => {
     const s = parseNodeConfig(undefined, '/home/x');
     assert.deepEqual(s.api, { enabled: true, host: '127.0.0.1', port: 8080, maxSourceBytes: 64 * 1024 * 1024 });
-    assert.equal(s.build.specs, 'none');
+    assert.deepEqual(s.build, { specs: 'all', publishers: [], concurrency: 1, queueLimit: 1000, timeoutMs: 3_600_000, fetchUrls: true, twice: false });
     assert.equal(s.syncIntervalMs, 60_000);
     assert.equal(parseNodeConfig({ policy: 'testnet.yaml' }, '/home/x').policyFile, '/home/x/testnet.yaml');
   });

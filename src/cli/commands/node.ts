@@ -5,8 +5,6 @@ import { loadConfig, loadPolicy, loadSigner } from '../../home/home.js';
 import { readPolicyFile } from '../../policy/file.js';
 import { parseDocumentText } from '../../spec/validate.js';
 import { parseNodeConfig } from '../../node/config.js';
-import { createLogger } from '../../node/log.js';
-import { VerifierNode } from '../../node/node.js';
 import { homeOf } from '../context.js';
 
 /** `bit4bit node start`: run a verifier node until SIGINT/SIGTERM (DESIGN §6). */
@@ -27,14 +25,27 @@ export function registerNodeCommands(program: Command): void {
       const settings = parseNodeConfig(section, home.dir, opts.config ? `node config ${opts.config}` : `${home.configFile} node:`);
       const signer = await loadSigner(home);
       const policy = settings.policyFile ? await readPolicyFile(settings.policyFile) : (await loadPolicy(home)).policy;
+      // libp2p, fastify and the builders load only here, so other commands start fast.
+      const [{ createLogger }, { VerifierNode }, { hermeticRebuilder }] = await Promise.all([
+        import('../../node/log.js'),
+        import('../../node/node.js'),
+        import('../../build/rebuilder.js'),
+      ]);
       const logger = createLogger({ json: opts.logJson === true, level: opts.logLevel });
-      // The rebuild backend (issue #3) plugs in here; until then a node is an observer.
       const verifier = await VerifierNode.create({
         dirs: { storeDir: home.storeDir, cacheDir: home.cacheDir, nodeDir: join(home.dir, 'node') },
         signer,
         policy,
         settings,
         logger,
+        ...(settings.build.specs !== 'none' && {
+          rebuilder: hermeticRebuilder({
+            allowFetch: settings.build.fetchUrls,
+            timeoutMs: settings.build.timeoutMs,
+            twice: settings.build.twice,
+            workRoot: join(home.dir, 'work'),
+          }),
+        }),
       });
       // A long-running daemon: a stray rejection inside libp2p (seen on failed background
       // dials under load) is logged, not fatal.
