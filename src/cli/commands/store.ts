@@ -123,7 +123,8 @@ export function registerStoreCommands(program: Command): void {
 async function ingestFile(store: AttestationStore, file: string): Promise<IngestReport> {
   try {
     const text = (await readInputFile(file, MAX_BUNDLE_BYTES, 'input')).toString('utf8');
-    const value = parseDocumentText(text, file);
+    // Envelopes and bundles are JSON (bundles may be large); YAML is only for specs.
+    const value = parseJsonOrSpecText(text, file);
     if (isBundleDocument(value)) {
       const { spec, envelopes } = value as { spec: unknown; envelopes: unknown };
       const { id: specId, spec: doc } = validateSpec(spec, `${file}: bundle.spec`);
@@ -146,6 +147,14 @@ async function ingestFile(store: AttestationStore, file: string): Promise<Ingest
   } catch (e) {
     if (!isBit4bitError(e) || e.kind === 'environment') throw e;
     return { file, status: 'rejected', reason: e.message };
+  }
+}
+
+function parseJsonOrSpecText(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return parseDocumentText(text, file);
   }
 }
 
