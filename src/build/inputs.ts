@@ -60,7 +60,7 @@ export async function ensureBlob(blob: BlobSource, options: FetchOptions): Promi
   if (mismatch) throw mismatch;
   throw new Bit4bitError(
     'input-unavailable',
-    `${blob.what} (sha256 ${blob.sha256}) is not in the cache${options.hint ? `, ${options.hint} does not match it` : ''}` +
+    `${blob.what} (sha256 ${blob.sha256}) is not in the cache${options.hint ? ` and ${options.hint} could not provide it` : ''}` +
       `${urls.length ? (options.allowFetch ? ' and none of its urls delivered it' : ' and fetching is off (--offline)') : ' and the spec gives no urls'}`,
     'negative',
   );
