@@ -5,6 +5,7 @@ import { isBit4bitError } from '../errors.js';
 import { registerAttestCommands } from './commands/attest.js';
 import { registerBuildCommands } from './commands/build.js';
 import { registerKeyCommands } from './commands/keys.js';
+import { registerLockCommands } from './commands/lock.js';
 import { registerNodeCommands } from './commands/node.js';
 import { registerPackCommands } from './commands/pack.js';
 import { registerPolicyCommands } from './commands/policy.js';
@@ -26,6 +27,7 @@ registerPolicyCommands(program);
 registerStoreCommands(program);
 registerPackCommands(program);
 registerBuildCommands(program);
+registerLockCommands(program);
 registerNodeCommands(program);
 registerSubmitCommand(program);
 
