@@ -1,4 +1,5 @@
 import '../src/polyfill.js';
+import { performance } from 'node:perf_hooks';
 import { createAttestation } from '../src/attestation/attestation.js';
 import { ATTESTATION_TOPIC } from '../src/net/protocols.js';
 import type { VerifierNode } from '../src/node/node.js';
@@ -11,11 +12,20 @@ import { connect, digestOf, newSigner, policyOf, specNamed, startNode, stopAll, 
  * the first publish until every node reports `agreed`, and count the gossip copies and
  * bytes each node received per attestation (duplicates included).
  *
- *   node dist/bench/quorum.js [N ...] [--rounds R]
+ *   node dist/bench/quorum.js [N ...] [--rounds R] [--heartbeat MS] [--sync SECONDS]
+ *
+ * The idle event-loop figure shows how much of one core background protocol work
+ * (DHT, heartbeats) takes before any attestation; with every node in one process the
+ * latency is bounded by the whole network's CPU work, which real nodes spread over
+ * their own machines.
  */
 const args = process.argv.slice(2);
 const roundsAt = args.indexOf('--rounds');
 const ROUNDS = roundsAt >= 0 ? Number(args.splice(roundsAt, 2)[1]) : 10;
+const hbAt = args.indexOf('--heartbeat');
+const HEARTBEAT = hbAt >= 0 ? Number(args.splice(hbAt, 2)[1]) : 1000;
+const syAt = args.indexOf("--sync");
+const SYNC_S = syAt >= 0 ? Number(args.splice(syAt, 2)[1]) : 2;
 const SIZES = args.length ? args.map(Number) : [5, 10, 25, 50];
 
 function percentile(sorted: number[], p: number): number {
@@ -38,10 +48,14 @@ async function run(n: number): Promise<void> {
       if (r.state === 'agreed') agreedAt.get(r.spec)?.push(performance.now());
     };
     // Gossip is best-effort (a message relayed before a link is grafted is lost); sync every 2 s completes it.
-    for (const signer of signers) cluster.push(await startNode(policy, { signer, onConsensusChange, config: { sync: { intervalSeconds: 2 } } }));
+    for (const signer of signers) cluster.push(await startNode(policy, { signer, onConsensusChange, config: { sync: { intervalSeconds: SYNC_S } }, heartbeatMs: HEARTBEAT }));
     await connect(cluster.map((c) => c.node));
     await new Promise((r) => setTimeout(r, Math.min(10_000, 200 * n))); // let the DHT warm-up calm down
     const setupMs = performance.now() - setupStart;
+    // How busy the process is with background protocol work (DHT, heartbeats) before any attestation.
+    const elu0 = performance.eventLoopUtilization();
+    await new Promise((r) => setTimeout(r, 2000));
+    const idleUtilisation = performance.eventLoopUtilization(elu0).utilization;
 
     const latencies: number[] = [];
     const copies0 = await Promise.all(cluster.map((c) => counter(c.node, 'gossipCopies')));
@@ -63,7 +77,7 @@ async function run(n: number): Promise<void> {
     latencies.sort((a, b) => a - b);
     console.log(
       `N=${String(n).padStart(2)} k=${String(threshold).padStart(2)}  all agreed after first publish: p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms` +
-        `${unhandled ? ` (${unhandled} background dial errors)` : ''}  | per node per attestation: ${perAtt(copies).toFixed(2)} copies, ${perAtt(bytes).toFixed(0)} bytes  | setup ${(setupMs / 1000).toFixed(1)} s, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
+        `${unhandled ? ` (${unhandled} background dial errors)` : ''}  | per node per attestation: ${perAtt(copies).toFixed(2)} copies, ${perAtt(bytes).toFixed(0)} bytes  | idle event-loop use ${(idleUtilisation * 100).toFixed(0)}% | setup ${(setupMs / 1000).toFixed(1)} s, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`,
     );
   } finally {
     await stopAll(cluster);
@@ -74,6 +88,6 @@ async function run(n: number): Promise<void> {
 // count it rather than die (the nodes recover by redialling).
 let unhandled = 0;
 process.on('unhandledRejection', () => void unhandled++);
-console.log(`bit4bit quorum benchmark: ${ROUNDS} rounds per N; every node attests each round; gossipsub heartbeat 100 ms; loopback, one process`);
+console.log(`bit4bit quorum benchmark: ${ROUNDS} rounds per N; every node attests each round; gossipsub heartbeat ${HEARTBEAT} ms; loopback, one process`);
 for (const n of SIZES) await run(n);
 process.exit(0);

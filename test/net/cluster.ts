@@ -33,6 +33,8 @@ export interface NodeOptions {
   config?: NodeConfigDocument;
   bootstrap?: string[];
   onConsensusChange?: VerifierNodeInit['onConsensusChange'];
+  /** gossipsub heartbeat; 100 ms (fast mesh repair for tests) unless given. */
+  heartbeatMs?: number;
 }
 
 export function newSigner(): Signer {
@@ -69,7 +71,7 @@ export async function startNode(policy: TrustPolicy, opts: NodeOptions = {}): Pr
     policy,
     settings,
     rebuilder: opts.rebuilder,
-    heartbeatMs: 100,
+    heartbeatMs: opts.heartbeatMs ?? 100,
     connectionAllow: LOOPBACK_ALLOW,
     onConsensusChange: opts.onConsensusChange,
   });
