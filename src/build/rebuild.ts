@@ -7,6 +7,7 @@ import { FAILURE_CLASSES, type FailureClass } from '../attestation/statement.js'
 import type { BlobCache } from '../cache/blob-cache.js';
 import { backendFor } from '../builders/index.js';
 import { BuildFailure, type BackendOutput, type BuilderBackend, type BuildContext } from '../builders/backend.js';
+import { prepareDebianRepo } from '../debian/repo.js';
 import { Bit4bitError, isBit4bitError } from '../errors.js';
 import { unpackTar } from '../source/pack.js';
 import type { BuilderType, LoadedSpec } from '../spec/types.js';
@@ -194,7 +195,6 @@ async function prepareShared(loaded: LoadedSpec, options: RebuildOptions, root: 
     throw new Bit4bitError('input-unavailable', `the source has no Debian lock at ${builder.packages.lock} (builder.packages.lock)`, 'negative');
   }
   options.progress(`preparing the local apt repository from ${builder.packages.lock}`);
-  const prepareDebianRepo = await loadPrepareDebianRepo();
   const debianRepo = await prepareDebianRepo({
     lockFile,
     cache: options.cache,
@@ -283,14 +283,4 @@ function classify(e: unknown): { class: FailureClass; message: string } {
   if (e instanceof BuildFailure) return { class: e.failureClass, message: e.message };
   if (isBit4bitError(e) && (FAILURE_CLASSES as readonly string[]).includes(e.code)) return { class: e.code as FailureClass, message: e.message };
   return { class: 'build-error', message: (e as Error)?.message ?? String(e) };
-}
-
-type PrepareDebianRepo = (o: { lockFile: string; cache: BlobCache; workDir: string; allowFetch: boolean; progress(msg: string): void; signal: AbortSignal }) => Promise<{ dir: string; suite: string }>;
-
-// TEMPORARY: src/debian/repo.ts is being written in parallel; switch to a static import once it exists.
-const DEBIAN_REPO_MODULE = '../debian/repo.js';
-async function loadPrepareDebianRepo(): Promise<PrepareDebianRepo> {
-  const mod = (await import(DEBIAN_REPO_MODULE).catch(() => ({}))) as { prepareDebianRepo?: PrepareDebianRepo };
-  if (!mod.prepareDebianRepo) throw new Bit4bitError('build-error', 'this bit4bit cannot prepare Debian package repositories yet (src/debian/repo.ts missing)', 'negative');
-  return mod.prepareDebianRepo;
 }
