@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import type { BlobCache } from '../cache/blob-cache.js';
 import { SHA256_DIGEST } from '../canonical/index.js';
 import { Bit4bitError } from '../errors.js';
 import { writeFileAtomic } from '../home/files.js';
-import { packToFile, unpackTar } from '../source/pack.js';
+import { listTree, packTree, unpackTar } from '../source/pack.js';
 
 /**
  * Local image store: OCI images by manifest digest, for base images that exist in no
@@ -43,16 +43,10 @@ export class ImageStore {
    */
   async addLayout(layoutDir: string): Promise<{ layout: string; digests: string[] }> {
     const digests = await verifiedManifests(layoutDir);
-    await mkdir(join(this.cache.dir, 'tmp'), { recursive: true });
-    const tmp = join(this.cache.dir, 'tmp', `layout-${randomBytes(8).toString('hex')}.tar`);
-    try {
-      const { sha256 } = await packToFile(layoutDir, tmp);
-      await this.cache.putFile(tmp, { expected: sha256, what: `OCI layout ${layoutDir}` });
-      await this.index(sha256, digests);
-      return { layout: sha256, digests };
-    } finally {
-      await rm(tmp, { force: true });
-    }
+    // One pass: the deterministic tar streams straight into the cache, hashed on the way.
+    const layout = await this.cache.put(packTree(layoutDir, await listTree(layoutDir)), { what: `OCI layout ${layoutDir}` });
+    await this.index(layout, digests);
+    return { layout, digests };
   }
 
   /**
