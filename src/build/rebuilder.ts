@@ -28,6 +28,14 @@ export function hermeticRebuilder(settings: HermeticRebuilderSettings): Rebuilde
         signal: ctx.signal,
         progress: ctx.progress,
         fetchBlob: ctx.fetchBlob,
+        // A base image made by another spec the node knows is built first (its source
+        // comes from the cache or peers like any input).
+        ...(ctx.lookupSpec && {
+          resolveBaseSpec: async (specId: string) => {
+            const found = await ctx.lookupSpec!(specId);
+            return found && { loaded: found };
+          },
+        }),
         twice: settings.twice ?? false,
         ...(settings.workRoot && { workRoot: settings.workRoot }),
       });

@@ -91,6 +91,7 @@ export class VerifierNode {
   private readonly states = new Map<string, ConsensusState>();
   private readonly syncing = new Set<string>();
   private readonly toProvide = new Set<string>();
+  private readonly bootstrapDials = new Set<string>();
   private syncTimer: NodeJS.Timeout | undefined;
   private api: FastifyInstance | undefined;
   /** Base URL of the HTTP API once started (e.g. http://127.0.0.1:8080), else undefined. */
@@ -392,6 +393,10 @@ export class VerifierNode {
           await this.blobs.fetch(sha256, { signal, what: `input sha256:${sha256} of ${specId}` });
         },
         progress: (msg) => log.info({ progress: msg }, 'build progress'),
+        lookupSpec: async (id) => {
+          const spec = await this.store.getSpec(id);
+          return spec && { id, spec };
+        },
       });
     } catch (e) {
       if (signal.aborted) {
@@ -461,16 +466,20 @@ export class VerifierNode {
     }
   }
 
-  /** Periodic upkeep: re-dial bootstrap when alone, sync with a random peer, retry pending provides. */
+  /** Periodic upkeep: re-dial lost bootstrap peers, sync with a random peer, retry pending provides. */
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    // Not only when alone: after a partition each side still has peers, and libp2p's own
+    // reconnect attempts give up after about a minute, so the sides would never meet again.
+    this.dialBootstrap();
     const peers = this.net.getPeers();
-    if (peers.length === 0) this.dialBootstrap();
-    else void this.syncPeer(peers[Math.floor(Math.random() * peers.length)]!);
+    if (peers.length > 0) void this.syncPeer(peers[Math.floor(Math.random() * peers.length)]!);
     for (const sha256 of [...this.toProvide]) this.provideLater(sha256);
   }
 
+  /** Dials every bootstrap peer this node is not connected to (and not already dialing). */
   private dialBootstrap(): void {
+    const connected = new Set(this.net.getPeers().map(String));
     for (const addr of this.init.settings.bootstrap) {
       let ma;
       try {
@@ -479,9 +488,15 @@ export class VerifierNode {
         this.log.warn({ addr, err: errorText(e) }, 'bad bootstrap address');
         continue;
       }
-      this.net.dial(ma, { signal: AbortSignal.timeout(10_000) }).catch((e) => {
-        if (!this.stopped) this.log.warn({ addr, err: errorText(e) }, 'bootstrap peer unreachable; will retry');
-      });
+      const peer = /\/p2p\/([^/]+)$/.exec(addr)?.[1];
+      if (peer === this.peerId.toString() || (peer && connected.has(peer)) || this.bootstrapDials.has(addr)) continue;
+      this.bootstrapDials.add(addr);
+      this.net
+        .dial(ma, { signal: AbortSignal.timeout(10_000) })
+        .catch((e) => {
+          if (!this.stopped) this.log.warn({ addr, err: errorText(e) }, 'bootstrap peer unreachable; will retry');
+        })
+        .finally(() => this.bootstrapDials.delete(addr));
     }
   }
 

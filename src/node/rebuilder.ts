@@ -30,6 +30,8 @@ export interface Rebuilder {
 export interface RebuildContext {
   cache: BlobCache;
   fetchBlob(sha256: string): Promise<void>;
+  /** A spec document the node holds (announced or submitted earlier), e.g. a base image's spec. */
+  lookupSpec?(specId: string): Promise<LoadedSpec | undefined>;
   signal: AbortSignal;
   progress(msg: string): void;
 }
