@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -70,6 +70,29 @@ export class BlobCache {
   /** Copies a local file into the cache (verifying it when `expected` is given). */
   async putFile(file: string, options: PutOptions = {}): Promise<string> {
     return this.put(createReadStream(file), options);
+  }
+
+  /**
+   * Takes a local file into the cache by hard link (a copy across filesystems) after
+   * checking it hashes to `expected`. The caller must not modify the file afterwards.
+   */
+  async adoptFile(file: string, expected: string, what = `blob ${expected}`): Promise<void> {
+    assertHex(expected);
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    const actual = hash.digest('hex');
+    if (actual !== expected) {
+      throw new Bit4bitError('input-hash-mismatch', `${what} has sha256 ${actual}, but ${expected} was expected`, 'negative');
+    }
+    await mkdir(join(this.dir, 'sha256'), { recursive: true });
+    try {
+      await link(file, this.path(expected));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return;
+      if (code !== 'EXDEV' && code !== 'EPERM') throw e;
+      await this.putFile(file, { expected, what });
+    }
   }
 
   async putBytes(data: Uint8Array, options: PutOptions = {}): Promise<string> {
