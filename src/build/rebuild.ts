@@ -107,7 +107,9 @@ async function rebuildAt(loaded: LoadedSpec, options: RebuildOptions, depth: num
     return report({ outcome: 'failed', failure: { class: 'toolchain-mismatch', message } }, installed);
   }
 
-  const root = options.keepDir ? resolve(options.keepDir) : await mkdtemp(join(options.workRoot ?? tmpdir(), 'bit4bit-build-'));
+  const workRoot = options.workRoot ?? tmpdir();
+  if (!options.keepDir) await mkdir(workRoot, { recursive: true });
+  const root = options.keepDir ? resolve(options.keepDir) : await mkdtemp(join(workRoot, 'bit4bit-build-'));
   await mkdir(root, { recursive: true });
   try {
     await fetchInputs(loaded, options, depth);

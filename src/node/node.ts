@@ -409,7 +409,11 @@ export class VerifierNode {
     }
     const att = createAttestation({ specId, spec, toolVersion: output.toolVersion, result: output.result, startedOn: output.startedOn, finishedOn: output.finishedOn }, this.init.signer);
     this.metrics.builds.inc({ outcome: att.outcome });
-    log.info({ outcome: att.outcome, digest: att.digest, seconds: (output.finishedOn.getTime() - output.startedOn.getTime()) / 1000 }, 'build finished');
+    const { failure } = att.statement.predicate;
+    log.info(
+      { outcome: att.outcome, digest: att.digest, ...(failure && { failure: `${failure.class}: ${failure.message}` }), seconds: (output.finishedOn.getTime() - output.startedOn.getTime()) / 1000 },
+      'build finished',
+    );
     await this.ingestAttestations([att], 'own build');
     const recipients = await this.gossip.publishAttestation(att).catch((e) => {
       log.warn({ err: errorText(e) }, 'could not gossip the attestation; peers will get it by sync');
