@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BlobCache } from '../cache/blob-cache.js';
 import { SHA256_DIGEST, SHA256_HEX } from '../canonical/index.js';
 import { Bit4bitError } from '../errors.js';
 import { unpackTar } from '../source/pack.js';
+import { sha256OfFile } from '../cache/blob-cache.js';
 
 /**
  * Local image store: OCI images by manifest digest, for base images that exist in no
@@ -108,7 +108,7 @@ export async function verifiedManifests(layoutDir: string): Promise<string[]> {
   const out: string[] = [];
   for (const m of index.manifests) {
     if (!SHA256_DIGEST.test(m.digest)) continue;
-    if ((await fileSha256(blobPath(layoutDir, m.digest))) === hexOf(m.digest)) out.push(m.digest);
+    if ((await sha256OfFile(blobPath(layoutDir, m.digest))) === hexOf(m.digest)) out.push(m.digest);
   }
   if (out.length === 0) throw new Bit4bitError('input-hash-mismatch', `${layoutDir} holds no manifest whose blob matches its digest`, 'negative');
   return out;
@@ -129,11 +129,6 @@ export function blobPath(layoutDir: string, digest: string): string {
   return join(layoutDir, 'blobs', 'sha256', hexOf(digest));
 }
 
-export async function fileSha256(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 function hexOf(digest: string): string {
   if (!SHA256_DIGEST.test(digest)) throw new Bit4bitError('bad-digest', `expected sha256:<64 hex>, got ${digest}`);

@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ImageStore, readOciIndex } from '../build/image-store.js';
 import type { BaseImage, DockerfileBuilder } from '../spec/types.js';
 import { BuildFailure, type BackendOutput, type BuilderBackend, type BuildContext } from './backend.js';
+import { installedToolVersion } from './tool-version.js';
 
 /**
  * Dockerfile images with buildah (DESIGN §2: the digest is the OCI manifest digest).
@@ -33,12 +32,7 @@ export const dockerfileBackend: BuilderBackend = {
 };
 
 export async function buildahVersion(): Promise<string | null> {
-  try {
-    const { stdout } = await promisify(execFile)('buildah', ['--version'], { timeout: 30_000 });
-    return /version\s+(\S+)/.exec(stdout)?.[1] ?? null;
-  } catch {
-    return null;
-  }
+  return installedToolVersion('buildah', /version\s+(\S+)/);
 }
 
 async function buildDockerfile(ctx: BuildContext): Promise<BackendOutput> {

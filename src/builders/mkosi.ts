@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readdir, readlink } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import { BuildFailure, type BackendOutput, type BuilderBackend, type BuildContext } from './backend.js';
+import { sha256OfFile } from '../cache/blob-cache.js';
+import { installedToolVersion } from './tool-version.js';
 
 /**
  * `mkosi` backend: an OS image built by mkosi from the config tree in the source
@@ -25,7 +23,7 @@ import { BuildFailure, type BackendOutput, type BuilderBackend, type BuildContex
 export const mkosiBackend: BuilderBackend = {
   type: 'mkosi',
   tool: 'mkosi',
-  installedVersion: () => toolVersion('mkosi', /^mkosi (\S+)/m),
+  installedVersion: () => installedToolVersion('mkosi', /^mkosi (\S+)/m),
   build: buildMkosi,
 };
 
@@ -96,7 +94,7 @@ async function buildMkosi(ctx: BuildContext): Promise<BackendOutput> {
   });
   const st = await lstat(output).catch(() => undefined);
   let digest: string;
-  if (st?.isFile()) digest = `sha256:${await fileSha256(output)}`;
+  if (st?.isFile()) digest = `sha256:${await sha256OfFile(output)}`;
   else if (st?.isDirectory()) digest = await directoryDigest(output);
   else throw new BuildFailure('build-error', `mkosi finished but its output ${output} is missing`);
   ctx.progress(`mkosi: ${digest} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -164,7 +162,7 @@ export async function directoryDigest(root: string): Promise<string> {
       Buffer.from(String(st.gid)),
       Buffer.from(String(type === 'f' ? st.size : 0)),
       target,
-      Buffer.from(type === 'f' ? await fileSha256(full) : ''),
+      Buffer.from(type === 'f' ? await sha256OfFile(full) : ''),
     ];
     for (const f of fields) hash.update(f).update(NUL);
   }
@@ -177,18 +175,4 @@ function pathOf(root: string, rel: Buffer | null): Buffer {
   return rel ? Buffer.concat([Buffer.from(root), Buffer.from('/'), rel]) : Buffer.from(root);
 }
 
-async function fileSha256(path: string | Buffer): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
-}
 
-/** The first line of `tool --version`, parsed; null when the tool is not installed. */
-async function toolVersion(tool: string, pattern: RegExp): Promise<string | null> {
-  try {
-    const { stdout } = await promisify(execFile)(tool, ['--version'], { timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C.UTF-8' } });
-    return pattern.exec(stdout)?.[1] ?? null;
-  } catch {
-    return null;
-  }
-}

@@ -1,9 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { RootfsBuilder } from '../spec/types.js';
 import { BuildFailure, type BackendOutput, type BuilderBackend, type BuildContext } from './backend.js';
+import { installedToolVersion } from './tool-version.js';
 
 /**
  * `rootfs` backend: a Debian root file system made by mmdebstrap from exactly the
@@ -29,7 +28,7 @@ const SUITE = /^[a-z][a-z0-9-]{0,31}$/;
 export const rootfsBackend: BuilderBackend = {
   type: 'rootfs',
   tool: 'mmdebstrap',
-  installedVersion: () => toolVersion('mmdebstrap', /^mmdebstrap (\S+)/m),
+  installedVersion: () => installedToolVersion('mmdebstrap', /^mmdebstrap (\S+)/m),
   build: buildRootfs,
 };
 
@@ -130,15 +129,6 @@ async function checkLayoutDigest(layout: string, digest: string): Promise<void> 
   if (!listed.includes(digest)) throw new BuildFailure('build-error', `buildah reported ${digest}, but the OCI layout lists ${listed.join(', ') || 'no manifest'}`);
 }
 
-/** The first line of `tool --version`, parsed; null when the tool is not installed. */
-async function toolVersion(tool: string, pattern: RegExp): Promise<string | null> {
-  try {
-    const { stdout } = await promisify(execFile)(tool, ['--version'], { timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C.UTF-8' } });
-    return pattern.exec(stdout)?.[1] ?? null;
-  } catch {
-    return null;
-  }
-}
 
 function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)} s`;

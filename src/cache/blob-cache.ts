@@ -78,9 +78,7 @@ export class BlobCache {
    */
   async adoptFile(file: string, expected: string, what = `blob ${expected}`): Promise<void> {
     assertHex(expected);
-    const hash = createHash('sha256');
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-    const actual = hash.digest('hex');
+    const actual = await sha256OfFile(file);
     if (actual !== expected) {
       throw new Bit4bitError('input-hash-mismatch', `${what} has sha256 ${actual}, but ${expected} was expected`, 'negative');
     }
@@ -104,6 +102,13 @@ export class BlobCache {
     if (!(await this.has(sha256))) throw new Bit4bitError('not-found', `blob ${sha256} is not in the cache`, 'negative');
     return createReadStream(this.path(sha256));
   }
+}
+
+/** The sha256 (hex) of a file's content, streamed. */
+export async function sha256OfFile(path: string | Buffer): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 export interface PutOptions {
