@@ -109,6 +109,10 @@ export async function createNetNode(init: NetInit): Promise<NetNode> {
         // Our own attestation must go out even if the mesh is momentarily empty; sync delivers it later.
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
+        // Publish to the mesh (D peers) like any relay, not to every topic peer: flood
+        // publishing makes each node's traffic grow with the network instead of the mesh
+        // degree, and a burst of simultaneous attestations then swamps every node.
+        floodPublish: false,
         scoreParams: {
           topics: Object.fromEntries(TOPICS.map((t) => [t, topicParams])),
           // P6 punishes many peers behind one IP: right on the internet, wrong on one test host.
