@@ -5,11 +5,11 @@ import { createAttestation, verifyAttestation, type Attestation } from '../../sr
 import { decodeEnvelope, envelopeId, MAX_ENVELOPE_BYTES, pae, signEnvelope, type EnvelopeJson } from '../../src/attestation/dsse.js';
 import { PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, type Statement } from '../../src/attestation/statement.js';
 import { canonicalDigest } from '../../src/canonical/index.js';
-import type { Bit4bitError } from '../../src/errors.js';
 import type { Signer } from '../../src/keys/keys.js';
 import { attest, failed, FINISHED, reproduced, STARTED, unstable } from '../support/attestations.js';
 import { makeSigners, publicKeyHex } from '../support/signers.js';
 import { digestOf, hexOf } from '../support/specs.js';
+import { refusal } from '../support/refusal.js';
 
 const SPEC = digestOf('spec');
 const IMAGE = digestOf('image');
@@ -34,15 +34,6 @@ function payloadOf(env: EnvelopeJson): Statement {
 /** The envelope with its payload replaced by `statement` (signature left as it was). */
 function withPayload(env: EnvelopeJson, statement: unknown): EnvelopeJson {
   return { ...env, payload: Buffer.from(JSON.stringify(statement)).toString('base64') };
-}
-
-function refusal(fn: () => unknown): Bit4bitError {
-  try {
-    fn();
-  } catch (e) {
-    return e as Bit4bitError;
-  }
-  assert.fail('expected the envelope to be refused');
 }
 
 function toUrlSafe(b64: string): string {

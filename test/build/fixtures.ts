@@ -2,6 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, realpath, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
+import assert from 'node:assert/strict';
+import { ImageStore } from '../../src/build/image-store.js';
+import { rebuild, type RebuildOptions } from '../../src/build/rebuild.js';
+import { BlobCache } from '../../src/cache/blob-cache.js';
 import { packToFile } from '../../src/source/pack.js';
 import { parseSpec } from '../../src/spec/validate.js';
 import type { BaseImage, LoadedSpec } from '../../src/spec/types.js';
@@ -79,3 +83,16 @@ export async function writeFixture(dir: string, o: FixtureOptions): Promise<{ sp
 }
 
 export const MINI_DOCKERFILE = 'FROM scratch\nCOPY rootfs/ /\nCMD ["/bin/sh"]\n';
+
+/**
+ * Rebuild options on a fresh home, with the mini base image already built into its
+ * image store; returns them and the base's pinned reference (`localhost/mini@sha256:...`).
+ */
+export async function withMiniBase(tempDir: () => Promise<string>): Promise<{ options: RebuildOptions; base: string }> {
+  const cache = new BlobCache(join(await tempDir(), 'cache'));
+  const options: RebuildOptions = { cache, imageStore: new ImageStore(cache), allowFetch: false, timeoutMs: 60_000, progress: () => {} };
+  const mini = await writeFixture(await tempDir(), { name: 'mini', dockerfile: MINI_DOCKERFILE, miniRootfs: true });
+  const r = await rebuild(mini.loaded, { ...options, sourceHint: mini.sourceDir });
+  assert.equal(r.outcome, 'reproduced', r.failure?.message);
+  return { options, base: `localhost/mini@${r.digest}` };
+}

@@ -1,12 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BlobCache } from '../../src/cache/blob-cache.js';
-import { ImageStore } from '../../src/build/image-store.js';
 import { rebuild, type RebuildOptions } from '../../src/build/rebuild.js';
 import { runCli } from '../support/cli.js';
 import { useTempDirs } from '../support/temp.js';
-import { MINI_DOCKERFILE, writeFixture } from './fixtures.js';
+import { MINI_DOCKERFILE, withMiniBase, writeFixture } from './fixtures.js';
 
 /**
  * The orchestrator with real buildah on small fixtures (see fixtures.ts): every failure
@@ -15,18 +13,11 @@ import { MINI_DOCKERFILE, writeFixture } from './fixtures.js';
 describe('rebuild: orchestrator with real buildah', function () {
   this.timeout(120_000);
   const tempDir = useTempDirs('bit4bit-rebuild-');
-  let home: string;
   let options: RebuildOptions;
   let base: string;
 
   before(async () => {
-    home = await tempDir();
-    const cache = new BlobCache(join(home, 'cache'));
-    options = { cache, imageStore: new ImageStore(cache), allowFetch: false, timeoutMs: 60_000, progress: () => {} };
-    const mini = await writeFixture(await tempDir(), { name: 'mini', dockerfile: MINI_DOCKERFILE, miniRootfs: true });
-    const r = await rebuild(mini.loaded, { ...options, sourceHint: mini.sourceDir });
-    assert.equal(r.outcome, 'reproduced', r.failure?.message);
-    base = `localhost/mini@${r.digest}`;
+    ({ options, base } = await withMiniBase(tempDir));
   });
 
   it('two builds of a reproducible Dockerfile in fresh environments give one digest', async () => {

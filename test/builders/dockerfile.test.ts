@@ -1,13 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { BuildFailure } from '../../src/builders/backend.js';
 import { buildahVersion, checkImageReferences, dockerfileBackend, parseDockerfile, splitReference } from '../../src/builders/dockerfile.js';
-import { BlobCache } from '../../src/cache/blob-cache.js';
-import { ImageStore } from '../../src/build/image-store.js';
 import { rebuild, type RebuildOptions } from '../../src/build/rebuild.js';
 import { useTempDirs } from '../support/temp.js';
-import { MINI_DOCKERFILE, writeFixture } from '../build/fixtures.js';
+import { withMiniBase, writeFixture } from '../build/fixtures.js';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 
@@ -66,13 +63,7 @@ describe('dockerfile backend: real buildah', function () {
   let base: string;
 
   before(async () => {
-    const home = await tempDir();
-    const cache = new BlobCache(join(home, 'cache'));
-    options = { cache, imageStore: new ImageStore(cache), allowFetch: false, timeoutMs: 60_000, progress: () => {} };
-    const mini = await writeFixture(await tempDir(), { name: 'mini', dockerfile: MINI_DOCKERFILE, miniRootfs: true });
-    const r = await rebuild(mini.loaded, { ...options, sourceHint: mini.sourceDir });
-    assert.equal(r.outcome, 'reproduced', r.failure?.message);
-    base = `localhost/mini@${r.digest}`;
+    ({ options, base } = await withMiniBase(tempDir));
   });
 
   it('reports the installed buildah version', async () => {

@@ -3,12 +3,12 @@ import type { Signer } from '../../src/keys/keys.js';
 import type { Attestation } from '../../src/attestation/attestation.js';
 import { createBundle, verifyBundle, type QuorumBundle } from '../../src/bundle/bundle.js';
 import { evaluateConsensus } from '../../src/consensus/consensus.js';
-import type { Bit4bitError } from '../../src/errors.js';
 import { computeSpecId } from '../../src/spec/validate.js';
 import { attest, failed, reproduced } from '../support/attestations.js';
 import { policyDocument, trustPolicy } from '../support/policies.js';
 import { makeSigners } from '../support/signers.js';
 import { digestOf, dockerfileSpec, mkosiSpec } from '../support/specs.js';
+import { refusal } from '../support/refusal.js';
 
 const spec = dockerfileSpec();
 const SPEC = computeSpecId(spec);
@@ -17,15 +17,6 @@ const B = digestOf('image B');
 const signers = makeSigners(5);
 const [s0, s1, s2, s3, outsider] = signers as [Signer, Signer, Signer, Signer, Signer];
 const policy = trustPolicy(policyDocument([s0, s1, s2, s3], 3));
-
-function refusal(fn: () => unknown): Bit4bitError {
-  try {
-    fn();
-  } catch (e) {
-    return e as Bit4bitError;
-  }
-  assert.fail('expected the bundle to be refused');
-}
 
 describe('bundle: quorum proofs checked offline against a policy', () => {
   let atts: Attestation[];

@@ -7,16 +7,7 @@ import { loadSpecFile, resolveSpecArgument } from '../../src/spec/load.js';
 import { computeSpecId, MAX_SPEC_BYTES, parseSpec, validateSpec } from '../../src/spec/validate.js';
 import { dockerfileSpec, hexOf, mkosiSpec, toJson, toYaml } from '../support/specs.js';
 import { useTempDirs } from '../support/temp.js';
-
-/** Runs `fn`, expecting it to refuse the input; returns the error for inspection. */
-function refusal(fn: () => unknown): Bit4bitError {
-  try {
-    fn();
-  } catch (e) {
-    return e as Bit4bitError;
-  }
-  assert.fail('expected the spec to be refused');
-}
+import { refusal } from '../support/refusal.js';
 
 /** Asserts a spec value is refused as invalid with a line naming `field` and containing `says`. */
 function assertRefused(value: unknown, field: string, says: RegExp): void {
