@@ -159,7 +159,7 @@ export async function syncWith(net: NetNode, peer: PeerId | Multiaddr, sink: Syn
   const stream = await net.dialProtocol(peer, SYNC_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
   const frames = new FrameStream(stream, MAX_SYNC_RESPONSE_BYTES, 30_000);
   const stats: SyncStats = { announcements: 0, envelopes: 0, specsCompared: 0, specsDiffering: 0 };
-  const ask = async (request: Request): Promise<Record<string, unknown>> => {
+  const ask: Ask = async (request) => {
     signal.throwIfAborted();
     await frames.writeJson(request);
     const response = await frames.readJson();
@@ -169,25 +169,17 @@ export async function syncWith(net: NetNode, peer: PeerId | Multiaddr, sink: Syn
   };
   try {
     // 1. Announcements: the specs the network was asked to rebuild.
-    for (let after: string | undefined; ; ) {
-      const page = await ask({ type: 'announcement-ids', ...(after && { after }) });
-      const ids = responseIds(page.ids, SYNC_IDS_PAGE, after);
-      const missing = [];
-      for (const id of ids) if (!(await sink.hasAnnouncement(id))) missing.push(id);
-      for (let i = 0; i < missing.length; i += SYNC_ANNOUNCEMENTS_PAGE) {
-        const batch = missing.slice(i, i + SYNC_ANNOUNCEMENTS_PAGE);
-        const got = responseList((await ask({ type: 'announcements', ids: batch })).announcements, batch.length, 'announcements');
-        for (const [j, env] of got.entries()) {
-          if (env === null) continue; // gone since listed: fine
-          const ann = await validated(() => sink.validateAnnouncement(Buffer.from(JSON.stringify(env))));
-          if (!ann) continue;
-          if (ann.id !== batch[j]) throw new ProtocolError('wrong-content', `asked for announcement ${batch[j]}, got ${ann.id}`);
-          await sink.ingestAnnouncement(ann);
-          stats.announcements++;
-        }
+    const announcementIds = (after?: string): Request => ({ type: 'announcement-ids', ...(after && { after }) });
+    for await (const batch of missingIdBatches(ask, announcementIds, (id) => sink.hasAnnouncement(id), SYNC_ANNOUNCEMENTS_PAGE)) {
+      const got = responseList((await ask({ type: 'announcements', ids: batch })).announcements, batch.length, 'announcements');
+      for (const [j, env] of got.entries()) {
+        if (env === null) continue; // gone since listed: fine
+        const ann = await validated(() => sink.validateAnnouncement(Buffer.from(JSON.stringify(env))));
+        if (!ann) continue;
+        if (ann.id !== batch[j]) throw new ProtocolError('wrong-content', `asked for announcement ${batch[j]}, got ${ann.id}`);
+        await sink.ingestAnnouncement(ann);
+        stats.announcements++;
       }
-      after = nextCursor(page.next, after);
-      if (!after) break;
     }
 
     // 2. Envelopes, spec by spec, only where the summaries differ.
@@ -212,30 +204,42 @@ export async function syncWith(net: NetNode, peer: PeerId | Multiaddr, sink: Syn
   }
 }
 
-async function syncSpec(spec: string, ask: (r: Request) => Promise<Record<string, unknown>>, sink: SyncSink): Promise<number> {
+async function syncSpec(spec: string, ask: Ask, sink: SyncSink): Promise<number> {
   let fetched = 0;
+  const envelopeIds = (after?: string): Request => ({ type: 'envelope-ids', spec, ...(after && { after }) });
+  for await (const batch of missingIdBatches(ask, envelopeIds, (id) => sink.hasEnvelope(id), SYNC_ENVELOPES_BATCH)) {
+    const got = responseList((await ask({ type: 'envelopes', ids: batch })).envelopes, batch.length, 'envelopes');
+    const atts: Attestation[] = [];
+    for (const [j, env] of got.entries()) {
+      if (env === null) continue;
+      const att = await validated(() => sink.validateAttestation(Buffer.from(JSON.stringify(env))));
+      if (!att) continue;
+      if (att.id !== batch[j]) throw new ProtocolError('wrong-content', `asked for envelope ${batch[j]}, got ${att.id}`);
+      if (att.spec !== spec) throw new ProtocolError('wrong-content', `envelope ${att.id} is about ${att.spec}, listed under ${spec}`);
+      atts.push(att);
+    }
+    await sink.ingestAttestations(atts);
+    fetched += atts.length;
+  }
+  return fetched;
+}
+
+type Ask = (r: Request) => Promise<Record<string, unknown>>;
+
+/**
+ * Pages through a peer's id listing (`list(after)`, SYNC_IDS_PAGE ids a page) and yields
+ * the ids we lack in batches of `size`; the next page is asked for only once the
+ * caller has handled every batch of this one.
+ */
+async function* missingIdBatches(ask: Ask, list: (after?: string) => Request, has: (id: string) => Promise<boolean>, size: number): AsyncGenerator<string[]> {
   for (let after: string | undefined; ; ) {
-    const page = await ask({ type: 'envelope-ids', spec, ...(after && { after }) });
+    const page = await ask(list(after));
     const ids = responseIds(page.ids, SYNC_IDS_PAGE, after);
     const missing = [];
-    for (const id of ids) if (!(await sink.hasEnvelope(id))) missing.push(id);
-    for (let i = 0; i < missing.length; i += SYNC_ENVELOPES_BATCH) {
-      const batch = missing.slice(i, i + SYNC_ENVELOPES_BATCH);
-      const got = responseList((await ask({ type: 'envelopes', ids: batch })).envelopes, batch.length, 'envelopes');
-      const atts: Attestation[] = [];
-      for (const [j, env] of got.entries()) {
-        if (env === null) continue;
-        const att = await validated(() => sink.validateAttestation(Buffer.from(JSON.stringify(env))));
-        if (!att) continue;
-        if (att.id !== batch[j]) throw new ProtocolError('wrong-content', `asked for envelope ${batch[j]}, got ${att.id}`);
-        if (att.spec !== spec) throw new ProtocolError('wrong-content', `envelope ${att.id} is about ${att.spec}, listed under ${spec}`);
-        atts.push(att);
-      }
-      await sink.ingestAttestations(atts);
-      fetched += atts.length;
-    }
+    for (const id of ids) if (!(await has(id))) missing.push(id);
+    for (let i = 0; i < missing.length; i += size) yield missing.slice(i, i + size);
     after = nextCursor(page.next, after);
-    if (!after) return fetched;
+    if (!after) return;
   }
 }
 
