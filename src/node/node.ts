@@ -25,8 +25,9 @@ import { GossipAction } from '../net/validation/errors.js';
 import { validateGossipSpec } from '../net/validation/spec.js';
 import type { TrustPolicy } from '../policy/policy.js';
 import type { LoadedSpec } from '../spec/types.js';
-import { AttestationStore } from '../store/store.js';
+import { AttestationStore, type IngestStatus } from '../store/store.js';
 import { AnnouncementStore } from './announcements.js';
+import { Batcher } from './batcher.js';
 import { BuildQueue } from './build-queue.js';
 import type { NodeSettings } from './config.js';
 import { silentLogger, type Logger } from './log.js';
@@ -98,6 +99,8 @@ export class VerifierNode {
   apiUrl: string | undefined;
   private stopped = false;
   private readonly log: Logger;
+  /** Gossiped attestations arriving together are stored and counted together. */
+  private readonly gossipIngest = new Batcher<{ att: Attestation; via: string }, IngestStatus>((items) => this.ingest(items));
 
   private constructor(
     readonly net: NetNode,
@@ -118,7 +121,7 @@ export class VerifierNode {
     this.gossip = new Gossip(net, {
       validateAttestation: (data) => validateGossipAttestation(this.store, data),
       validateAnnouncement: (data) => validateGossipSpec({ hasAnnouncement: (id) => this.announcements.has(id) }, data),
-      onAttestation: async (att, from) => void (await this.ingestAttestations([att], `gossip ${shortPeer(from)}`)),
+      onAttestation: async (att, from) => void (await this.gossipIngest.submit({ att, via: `gossip ${shortPeer(from)}` })),
       onAnnouncement: async (ann, from) => void (await this.acceptAnnouncement(ann, `gossip ${shortPeer(from)}`)),
       onResult: (topic, action, code, from, reason) => {
         this.metrics.gossip.inc({ topic, action });
@@ -322,18 +325,23 @@ export class VerifierNode {
 
   // ---- the one path everything goes through -----------------------------------
 
-  /** Stores verified attestations and re-evaluates consensus for the specs they touch. */
+  /** Stores verified attestations and re-evaluates consensus for the specs they touch; returns how many were new. */
   async ingestAttestations(atts: Attestation[], via: string): Promise<number> {
-    if (atts.length === 0) return 0;
-    const statuses = await this.store.ingest(atts);
+    const statuses = await this.ingest(atts.map((att) => ({ att, via })));
+    return statuses.filter((s) => s === 'accepted').length;
+  }
+
+  private async ingest(items: { att: Attestation; via: string }[]): Promise<IngestStatus[]> {
+    if (items.length === 0) return [];
+    const statuses = await this.store.ingest(items.map((i) => i.att));
     const touched = new Set<string>();
-    for (const [i, a] of atts.entries()) {
+    for (const [i, { att: a, via }] of items.entries()) {
       if (statuses[i] !== 'accepted') continue;
       touched.add(a.spec);
       this.log.info({ spec: a.spec, signer: a.signer, outcome: a.outcome, digest: a.digest, via }, 'attestation stored');
     }
     for (const spec of touched) await this.updateConsensus(spec);
-    return statuses.filter((s) => s === 'accepted').length;
+    return statuses;
   }
 
   /** Stores a verified announcement and its spec; queues a build when this node builds it. */
