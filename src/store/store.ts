@@ -1,3 +1,4 @@
+import { createScalableCuckooFilter, type Filter } from '@libp2p/utils';
 import { Level } from 'level';
 import type { Attestation } from '../attestation/attestation.js';
 import type { EnvelopeJson } from '../attestation/dsse.js';
@@ -36,9 +37,15 @@ export interface SignerRecord {
   receivedAt: number;
 }
 
-
 export class AttestationStore {
   private readonly envs;
+  /**
+   * Which envelope ids are stored, as a cuckoo filter (no false negatives, ~0.1% false
+   * positives): "is this new?" is asked of every gossiped envelope, and the answer is
+   * almost always yes, which the filter gives without a LevelDB read. Loaded on first
+   * use, so CLI commands that never ask do not pay for the key scan.
+   */
+  private known: Promise<Filter> | undefined;
   private readonly atts;
   private readonly bySigner;
   private readonly specs;
@@ -77,7 +84,7 @@ export class AttestationStore {
    * content address) is reported `duplicate` and left as it was.
    */
   async ingest(attestations: readonly Attestation[], receivedAt = Date.now()): Promise<IngestStatus[]> {
-    const existing = await this.envs.getMany(attestations.map((a) => a.id));
+    const existing = await this.storedEnvelopes(attestations.map((a) => a.id));
     const seen = new Set<string>();
     const ops = [];
     const statuses: IngestStatus[] = [];
@@ -100,11 +107,31 @@ export class AttestationStore {
       );
     }
     if (ops.length > 0) await this.db.batch(ops as never);
+    // A filter being loaded from a snapshot older than this batch must still learn these ids.
+    if (this.known) {
+      const known = await this.known;
+      for (const [i, a] of attestations.entries()) if (statuses[i] === 'accepted') known.add(a.id);
+    }
     return statuses;
   }
 
   async hasEnvelope(id: string): Promise<boolean> {
-    return (await this.envs.get(id)) !== undefined;
+    return (await this.storedEnvelopes([id]))[0] !== undefined;
+  }
+
+  /** The stored records for these ids (undefined where not stored), reading only what the filter cannot rule out. */
+  private async storedEnvelopes(ids: string[]): Promise<(EnvelopeRecord | undefined)[]> {
+    const known = await (this.known ??= this.loadKnown());
+    const maybe = ids.filter((id) => known.has(id));
+    if (maybe.length === 0) return ids.map(() => undefined);
+    const records = new Map((await this.envs.getMany(maybe)).map((r, i) => [maybe[i]!, r]));
+    return ids.map((id) => records.get(id));
+  }
+
+  private async loadKnown(): Promise<Filter> {
+    const filter = createScalableCuckooFilter(100_000, 0.001);
+    for await (const id of this.envs.keys()) filter.add(id);
+    return filter;
   }
 
   async getEnvelope(id: string): Promise<EnvelopeJson | undefined> {

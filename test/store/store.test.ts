@@ -117,6 +117,25 @@ describe('store: verified envelopes, specs and their indexes in LevelDB', () => 
       assert.equal(await store.getSpec(computeSpecId(mkosiSpec())), undefined);
     });
 
+    it('knows which envelopes it holds while batches land as it loads its index, and after reopening', async () => {
+      const early = Array.from({ length: 40 }, (_, i) => attest(signers[i % 4]!, digestOf(`early ${i}`), reproduced(A)));
+      const late = Array.from({ length: 40 }, (_, i) => attest(signers[i % 4]!, digestOf(`late ${i}`), reproduced(B)));
+      const absent = Array.from({ length: 200 }, (_, i) => digestOf(`never stored ${i}`));
+      await store.ingest(early);
+      // The first question loads the id filter; ingests racing with that load must not be missed.
+      const [, ...raced] = await Promise.all([store.hasEnvelope(absent[0]!), ...late.map((a) => store.ingest([a]))]);
+      assert.ok(raced.every(([s]) => s === 'accepted'));
+      const check = async () => {
+        for (const a of [...early, ...late]) assert.equal(await store.hasEnvelope(a.id), true, a.id);
+        for (const id of absent) assert.equal(await store.hasEnvelope(id), false, id);
+        assert.ok((await store.ingest([...early, ...late])).every((s) => s === 'duplicate'));
+      };
+      await check();
+      await store.close();
+      store = await AttestationStore.open(dir);
+      await check();
+    });
+
     it('everything survives closing and reopening', async () => {
       const a = attest(s0, SPEC, reproduced(A));
       await store.ingest([a]);
