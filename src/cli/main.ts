@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import '../polyfill.js';
 import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
 import { isBit4bitError } from '../errors.js';
 import { registerAttestCommands } from './commands/attest.js';
 import { registerBuildCommands } from './commands/build.js';
@@ -14,8 +15,13 @@ import { registerStoreCommands } from './commands/store.js';
 import { registerSubmitCommand } from './commands/submit.js';
 import { EXIT } from './context.js';
 
+// The version of the package as installed (npm, the container image): package.json sits
+// next to dist/, three levels above dist/src/cli/main.js.
+const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('bit4bit')
   .description('bit4bit: rebuild pinned image specs, sign what you got, and agree on canonical digests with other verifiers')
+  .version(version, '-V, --version', 'print the bit4bit version')
   .option('--home <dir>', 'state directory (default: $BIT4BIT_HOME, else $XDG_DATA_HOME/bit4bit, else ~/.local/share/bit4bit)')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
