@@ -93,6 +93,8 @@ export class VerifierNode {
   private readonly syncing = new Set<string>();
   private readonly toProvide = new Set<string>();
   private readonly bootstrapDials = new Set<string>();
+  /** Bootstrap addresses whose last dial failed: said once at warn, then at debug until one succeeds. */
+  private readonly unreachableBootstrap = new Set<string>();
   private syncTimer: NodeJS.Timeout | undefined;
   private api: FastifyInstance | undefined;
   /** Base URL of the HTTP API once started (e.g. http://127.0.0.1:8080), else undefined. */
@@ -505,8 +507,14 @@ export class VerifierNode {
       this.bootstrapDials.add(addr);
       this.net
         .dial(ma, { signal: AbortSignal.timeout(10_000) })
+        .then(() => {
+          if (this.unreachableBootstrap.delete(addr)) this.log.info({ addr }, 'bootstrap peer reachable again');
+        })
         .catch((e) => {
-          if (!this.stopped) this.log.warn({ addr, err: errorText(e) }, 'bootstrap peer unreachable; will retry');
+          if (this.stopped) return;
+          const again = this.unreachableBootstrap.has(addr);
+          this.unreachableBootstrap.add(addr);
+          this.log[again ? 'debug' : 'warn']({ addr, err: errorText(e) }, 'bootstrap peer unreachable; will retry every sync interval');
         })
         .finally(() => this.bootstrapDials.delete(addr));
     }

@@ -33,6 +33,7 @@ export interface NodeOptions {
   config?: NodeConfigDocument;
   bootstrap?: string[];
   onConsensusChange?: VerifierNodeInit['onConsensusChange'];
+  logger?: VerifierNodeInit['logger'];
   /** gossipsub heartbeat; 100 ms (fast mesh repair for tests) unless given. */
   heartbeatMs?: number;
 }
@@ -74,6 +75,7 @@ export async function startNode(policy: TrustPolicy, opts: NodeOptions = {}): Pr
     heartbeatMs: opts.heartbeatMs ?? 100,
     connectionAllow: LOOPBACK_ALLOW,
     onConsensusChange: opts.onConsensusChange,
+    logger: opts.logger,
   });
   await node.start();
   return { node, signer, dir };

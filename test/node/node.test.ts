@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { Bit4bitError, isBit4bitError } from '../../src/errors.js';
 import { parseNodeConfig } from '../../src/node/config.js';
+import { createLogger } from '../../src/node/log.js';
 import { VerifierNode } from '../../src/node/node.js';
 import type { Rebuilder } from '../../src/node/rebuilder.js';
 import { connect, newSigner, policyOf, specNamed, startNode, stopAll, waitFor, type ClusterNode } from '../net/cluster.js';
@@ -73,5 +75,39 @@ describe('node: builds', function () {
     await builder.node.buildsIdle();
     assert.equal((await builder.node.store.votes(ignored.id)).length, 0, 'a stranger\'s spec is stored but not built');
     assert.ok(await builder.node.store.getSpec(ignored.id));
+  });
+});
+
+describe('node: bootstrap peers', function () {
+  this.timeout(60_000);
+  const cluster: ClusterNode[] = [];
+  after(() => stopAll(cluster));
+
+  it('keeps redialling an unreachable bootstrap peer, warning once, and says when it is back', async () => {
+    const policy = policyOf([newSigner()], 1);
+    // A peer that existed: its identity (in its dir) and address are real, then it stops.
+    const gone = await startNode(policy);
+    const address = gone.node.addresses().find((a) => a.includes('/tcp/'))!;
+    const port = /\/tcp\/(\d+)/.exec(address)![1];
+    await gone.node.stop();
+
+    const lines: { level: number; msg: string }[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { level: number; msg: string });
+        done();
+      },
+    });
+    const watcher = await startNode(policy, { bootstrap: [address], config: { sync: { intervalSeconds: 0.2 } }, logger: createLogger({ json: true, level: 'debug', destination }) });
+    cluster.push(watcher);
+    const about = (msg: string) => lines.filter((l) => l.msg.startsWith(msg));
+    await waitFor(() => about('bootstrap peer unreachable').length >= 4, 20_000, 'several failed bootstrap dials');
+    assert.deepEqual(about('bootstrap peer unreachable').map((l) => l.level).slice(0, 4), [40, 20, 20, 20], 'warn once, then debug');
+
+    // The same peer comes back on the same address: the next tick reaches it.
+    const back = await startNode(policy, { dir: gone.dir, config: { listen: [`/ip4/127.0.0.1/tcp/${port}`] } });
+    cluster.push(back);
+    await waitFor(() => about('bootstrap peer reachable again').length === 1, 20_000, 'the bootstrap peer to be reached again');
+    assert.ok(watcher.node.net.getPeers().some((p) => p.equals(back.node.peerId)));
   });
 });
