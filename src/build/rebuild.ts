@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { chmod, copyFile, mkdir, mkdtemp, rm, stat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,7 +11,7 @@ import { BuildFailure, type BackendOutput, type BuilderBackend, type BuildContex
 import { prepareDebianRepo } from '../debian/repo.js';
 import { Bit4bitError, isBit4bitError } from '../errors.js';
 import { unpackTar } from '../source/pack.js';
-import type { BuilderType, LoadedSpec } from '../spec/types.js';
+import type { BuilderType, BuildSpec, LoadedSpec } from '../spec/types.js';
 import { runHermetic } from './hermetic.js';
 import { diffImages } from './image-diff.js';
 import type { ImageStore } from './image-store.js';
@@ -208,12 +209,33 @@ async function prepareShared(loaded: LoadedSpec, options: RebuildOptions, root: 
   return { debianRepo };
 }
 
+/**
+ * Puts each extra input (already verified in the cache) at the root of the unpacked
+ * source tree under its name, as the tar packer would have stored it (mode 0644, mtime
+ * SOURCE_DATE_EPOCH), so a Dockerfile can `COPY model.bin /models/`. An input never
+ * replaces a file of the source: that spec is refused as a build error.
+ */
+async function placeInputs(spec: BuildSpec, sourceDir: string, cache: BlobCache): Promise<void> {
+  for (const input of spec.inputs ?? []) {
+    const target = join(sourceDir, input.name);
+    try {
+      await copyFile(cache.path(input.sha256), target, constants.COPYFILE_EXCL);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      throw new BuildFailure('build-error', `input ${input.name} would replace ${input.name} in the source tree; rename the input or the file`);
+    }
+    await chmod(target, 0o644);
+    await utimes(target, spec.sourceDateEpoch, spec.sourceDateEpoch);
+  }
+}
+
 async function buildOnce(loaded: LoadedSpec, backend: BuilderBackend, options: RebuildOptions, prepared: Prepared, dir: string, deadline: number): Promise<BackendOutput> {
   const { spec } = loaded;
   await rm(dir, { recursive: true, force: true });
   const [sourceDir, workDir, outDir, home, tmp] = ['source', 'work', 'out', 'home', 'tmp'].map((d) => join(dir, d)) as [string, string, string, string, string];
   for (const d of [workDir, outDir, home, tmp]) await mkdir(d, { recursive: true });
   await unpackTar(await options.cache.open(spec.source.sha256), sourceDir);
+  await placeInputs(spec, sourceDir, options.cache);
   const signal = options.signal ?? new AbortController().signal;
   const ctx: BuildContext = {
     specId: loaded.id,

@@ -38,7 +38,29 @@ export function validateSpec(value: unknown, what = 'spec'): LoadedSpec {
     const details = describeSchemaErrors(validateSchema.errors ?? [], schema);
     throw invalidInput('invalid-spec', `${what} is not a valid bit4bit/v1 BuildSpec:\n  ${details.join('\n  ')}`, details);
   }
+  const details = inputProblems(value);
+  if (details.length > 0) throw invalidInput('invalid-spec', `${what} is not a valid bit4bit/v1 BuildSpec:\n  ${details.join('\n  ')}`, details);
   return { id: computeSpecId(value), spec: value };
+}
+
+/**
+ * Extra inputs are placed at the root of the build's source tree under their names
+ * (docs/formats/buildspec.md), so two may not share a name, and a rootfs build, which
+ * has no build context, cannot take any.
+ */
+function inputProblems(spec: BuildSpec): string[] {
+  const inputs = spec.inputs ?? [];
+  if (inputs.length > 0 && spec.builder.type === 'rootfs') {
+    return ['inputs: a rootfs build has no build context to place inputs in; inputs are for dockerfile and mkosi builds'];
+  }
+  const first = new Map<string, number>();
+  const problems: string[] = [];
+  inputs.forEach((input, i) => {
+    const earlier = first.get(input.name);
+    if (earlier === undefined) first.set(input.name, i);
+    else problems.push(`inputs[${i}].name: "${input.name}" is also inputs[${earlier}].name; each input needs its own file name`);
+  });
+  return problems;
 }
 
 /** Parses and validates a spec document given as YAML or JSON text. */

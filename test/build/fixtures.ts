@@ -42,6 +42,7 @@ export interface FixtureOptions {
   miniRootfs?: boolean;
   packagesLock?: string;
   buildArgs?: Record<string, string>;
+  inputs?: { name: string; sha256: string }[];
 }
 
 /** Writes `<dir>/source/` and `<dir>/spec.yaml` (source pinned by its packed sha256). */
@@ -61,6 +62,7 @@ export async function writeFixture(dir: string, o: FixtureOptions): Promise<{ sp
     name: o.name,
     sourceDateEpoch: 1700000000,
     source: { sha256 },
+    ...(o.inputs && { inputs: o.inputs }),
     builder: {
       type: 'dockerfile',
       version: o.version ?? '1.28.2',

@@ -97,6 +97,27 @@ describe('dockerfile backend: real buildah', function () {
     assert.equal(r.outcome, 'reproduced', r.failure?.message);
   });
 
+  it('puts extra inputs at the root of the build context: the image depends on their bytes, and one may not replace a source file', async () => {
+    const model = async (bytes: string) => ({ name: 'model.bin', sha256: await options.cache.putBytes(Buffer.from(bytes)) });
+    const dockerfile = `FROM ${base}\nCOPY model.bin /models/model.bin\n`;
+    const build = async (label: string, inputs: { name: string; sha256: string }[], files?: Record<string, string>) => {
+      const f = await writeFixture(await tempDir(), { name: label, baseImages: [{ image: base }], dockerfile, inputs, ...(files && { files }) });
+      return rebuild(f.loaded, { ...options, sourceHint: f.sourceDir });
+    };
+    const first = await build('with-input', [await model('weights v1')]);
+    assert.equal(first.outcome, 'reproduced', first.failure?.message);
+    const again = await build('with-input', [await model('weights v1')]);
+    assert.equal(again.digest, first.digest, 'same input, same image');
+    const other = await build('with-input', [await model('weights v2')]);
+    assert.equal(other.outcome, 'reproduced', other.failure?.message);
+    assert.notEqual(other.digest, first.digest, 'the input bytes are in the image');
+
+    const clash = await build('clash', [await model('weights v1')], { 'model.bin': 'a file of the source' });
+    assert.equal(clash.outcome, 'failed');
+    assert.equal(clash.failure?.class, 'build-error');
+    assert.match(clash.failure!.message, /input model.bin would replace model.bin in the source tree; rename the input or the file/);
+  });
+
   it('fails with a clear message when a FROM image is not in baseImages', async () => {
     const f = await writeFixture(await tempDir(), { name: 'unpinned', dockerfile: 'FROM debian:bookworm\nRUN true\n' });
     const r = await rebuild(f.loaded, { ...options, sourceHint: f.sourceDir });

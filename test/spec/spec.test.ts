@@ -114,6 +114,17 @@ describe('spec: parsing, validation and ids', () => {
       assertRefused({ ...dockerfileSpec(), source: { urls: ['https://example.org/hello.tar'] } }, 'source.sha256', /required field is missing; expected 64 lowercase hex/);
     });
 
+    it('two inputs with one name, or inputs on a rootfs build (no build context to put them in)', () => {
+      const inputs = [
+        { name: 'model.bin', sha256: hexOf('one') },
+        { name: 'other.bin', sha256: hexOf('two') },
+        { name: 'model.bin', sha256: hexOf('three') },
+      ];
+      assertRefused(dockerfileSpec({ inputs }), 'inputs[2].name', /"model.bin" is also inputs\[0\]\.name; each input needs its own file name/);
+      const rootfs = { ...dockerfileSpec({ inputs: inputs.slice(0, 1) }), builder: { type: 'rootfs', version: '1.3.5', suite: 'bookworm', packages: { lock: 'debian.lock.json' } } };
+      assertRefused(rootfs, 'inputs', /a rootfs build has no build context.*for dockerfile and mkosi builds/);
+    });
+
     it('a sha256 that is not 64 lowercase hex characters', () => {
       assertRefused(dockerfileSpec({ source: { sha256: hexOf('x').toUpperCase() } }), 'source.sha256', /64 lowercase hex/);
     });
