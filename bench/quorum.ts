@@ -2,6 +2,7 @@ import '../src/polyfill.js';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { multiaddr } from '@multiformats/multiaddr';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
@@ -31,7 +32,7 @@ import { digestOf, policyOf, specNamed, startNode, stopAll, waitFor, waitForMesh
  * node spends per attestation (a node on its own machine handles a burst of N in about
  * N times that; at small N the fixed background and polling work dominates it).
  * --profile writes a V8 CPU profile per worker of the timed rounds; --verbose prints
- * when the nodes agreed in each round.
+ * when the nodes agreed in each round. With the default 10 rounds, p99 is the slowest round.
  */
 
 /** What the main thread asks a worker; each command gets one reply with the same `seq`. */
@@ -44,7 +45,8 @@ type Command =
   | { op: 'counters' }
   | { op: 'publish'; spec: string; only?: number }
   | { op: 'votes'; spec: string }
-  | { op: 'profile'; dir?: string; label: string }
+  | { op: 'profileStart' }
+  | { op: 'profileStop'; file: string }
   | { op: 'stop' };
 
 /** Worker → main: a reply, or a consensus event from one of its nodes. */
@@ -171,7 +173,7 @@ async function run(n: number, opts: RunOptions): Promise<void> {
     const before = await sumCounters();
     const busy = async () => (await all<number>(() => ({ op: 'busy' }))).reduce((a, b) => a + b, 0);
     const busyBefore = await busy();
-    await all(() => ({ op: 'profile', dir: opts.profileDir, label: `start` }));
+    if (opts.profileDir) await all(() => ({ op: 'profileStart' }));
     const latencies: number[] = [];
     for (let round = 0; round < opts.rounds; round++) {
       const spec = `bench/quorum-${n}-${round}`;
@@ -199,7 +201,7 @@ async function run(n: number, opts: RunOptions): Promise<void> {
       await waitFor(() => seen.get(id)!.pending.length >= n, 60_000, `one attestation at all ${n} nodes`);
       spread.push(Math.max(...seen.get(id)!.pending) - start);
     }
-    await all((h) => ({ op: 'profile', dir: opts.profileDir, label: `quorum-${n}-worker${hosts.indexOf(h)}` }));
+    if (opts.profileDir) await all((h) => ({ op: 'profileStop', file: join(opts.profileDir!, `quorum-${n}-worker${hosts.indexOf(h)}.cpuprofile`) }));
 
     latencies.sort((a, b) => a - b);
     spread.sort((a, b) => a - b);
@@ -275,18 +277,16 @@ function worker(): void {
     async votes({ spec }) {
       return Math.min(...(await Promise.all(cluster.map(async (c) => (await c.node.store.votes(spec)).length))));
     },
-    async profile({ dir, label }) {
-      if (!dir) return;
-      if (!profiler) {
-        profiler = new Session();
-        profiler.connect();
-        await profiler.post('Profiler.enable');
-        await profiler.post('Profiler.start');
-        return;
-      }
-      const { profile } = await profiler.post('Profiler.stop');
-      await writeFile(`${dir}/${label}.cpuprofile`, JSON.stringify(profile));
-      profiler.disconnect();
+    async profileStart() {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    },
+    async profileStop({ file }) {
+      const { profile } = await profiler!.post('Profiler.stop');
+      await writeFile(file, JSON.stringify(profile));
+      profiler!.disconnect();
       profiler = undefined;
     },
     async stop() {
