@@ -44,7 +44,8 @@ export class AttestationStore {
    * answer is almost always yes, which this gives in well under a microsecond without a
    * LevelDB read (no false negatives; a prefix match is confirmed in LevelDB). Hashing
    * filters (bloom, cuckoo) measured 11-27 µs per operation here, for ids that are
-   * already uniform hashes. Loaded on first use, so CLI commands never scan the keys.
+   * already uniform hashes. Loaded by the first `hasEnvelope` (a node's gossip path), so
+   * the CLI, which ingests and queries but never asks, never scans the keys.
    */
   private known: Promise<Set<number>> | undefined;
   private readonly atts;
@@ -85,7 +86,8 @@ export class AttestationStore {
    * content address) is reported `duplicate` and left as it was.
    */
   async ingest(attestations: readonly Attestation[], receivedAt = Date.now()): Promise<IngestStatus[]> {
-    const existing = await this.storedEnvelopes(attestations.map((a) => a.id));
+    const ids = attestations.map((a) => a.id);
+    const existing = this.known ? await this.storedEnvelopes(ids) : await this.envs.getMany(ids);
     const seen = new Set<string>();
     const ops = [];
     const statuses: IngestStatus[] = [];
