@@ -10,6 +10,7 @@ import { createAttestation } from '../src/attestation/attestation.js';
 import { generateSigningKeyPem, signerFromPem } from '../src/keys/keys.js';
 import { ATTESTATION_TOPIC } from '../src/net/protocols.js';
 import type { VerifierNode } from '../src/node/node.js';
+import { percentile } from './fixtures.js';
 import { digestOf, policyOf, specNamed, startNode, stopAll, waitFor, waitForMesh, type ClusterNode } from '../test/net/cluster.js';
 
 /**
@@ -129,10 +130,6 @@ class NodeHost {
     await this.call({ op: 'stop' }).catch(() => undefined);
     await this.worker.terminate();
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function run(n: number, opts: RunOptions): Promise<void> {

@@ -34,13 +34,10 @@ export function parseDocumentText(text: string, what: string): unknown {
 
 /** Validates a parsed value against the BuildSpec v1 schema and computes its id. */
 export function validateSpec(value: unknown, what = 'spec'): LoadedSpec {
-  if (!validateSchema(value)) {
-    const details = describeSchemaErrors(validateSchema.errors ?? [], schema);
-    throw invalidInput('invalid-spec', `${what} is not a valid bit4bit/v1 BuildSpec:\n  ${details.join('\n  ')}`, details);
-  }
-  const details = inputProblems(value);
+  // The schema first; the cross-field checks only on a document of the right shape.
+  const details = validateSchema(value) ? inputProblems(value) : describeSchemaErrors(validateSchema.errors ?? [], schema);
   if (details.length > 0) throw invalidInput('invalid-spec', `${what} is not a valid bit4bit/v1 BuildSpec:\n  ${details.join('\n  ')}`, details);
-  return { id: computeSpecId(value), spec: value };
+  return { id: computeSpecId(value as BuildSpec), spec: value as BuildSpec };
 }
 
 /**

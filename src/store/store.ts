@@ -110,7 +110,7 @@ export class AttestationStore {
       );
     }
     if (ops.length > 0) await this.db.batch(ops as never);
-    // A filter being loaded from a snapshot older than this batch must still learn these ids.
+    // A known-id set being loaded from a snapshot older than this batch must still learn these ids.
     if (this.known) {
       const known = await this.known;
       for (const [i, a] of attestations.entries()) if (statuses[i] === 'accepted') known.add(idPrefix(a.id));
